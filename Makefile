@@ -1,0 +1,32 @@
+# torchkata: `make check` proves every reference passes, every stub fails every hidden test,
+# and every catalog mistake (tests/mutants) is caught.
+PY ?= .venv/bin/python
+JOBS ?= auto
+
+.PHONY: setup check test kata lint catalog clean
+
+setup: .venv/.installed
+
+.venv/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1 || $(PY) -m pip install -q "torch>=2.4" "torchvision>=0.19"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+# Everything: the tooling's own tests, then the mutation check over every kata.
+check: setup
+	$(PY) -m pytest tooling_tests -q -n $(JOBS)
+	$(PY) -m torchkata verify --jobs $(JOBS)
+
+test: check
+
+# One kata against reference, stub and its mutants: make kata K=03_autograd
+kata: setup
+	$(PY) -m pytest tests/test_$(K).py --torchkata-verify -q --tb=line -rN
+
+catalog:
+	python3 ../shared/tools/check_catalog.py .
+
+clean:
+	rm -rf .venv build *.egg-info src/*.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,3 @@
+from torchkata.cli import main
+
+main()

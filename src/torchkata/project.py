@@ -1,0 +1,93 @@
+"""Where things are: the project root, a kata's files, the learner's progress."""
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from torchkata.catalog import KataSpec
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> "Project":
+        """The nearest folder above START holding katas/ (or tests/) and a pyproject.toml."""
+        here = Path(start or Path.cwd()).resolve()
+        for folder in (here, *here.parents):
+            if (folder / "pyproject.toml").is_file() and ((folder / "katas").is_dir() or (folder / "tests").is_dir()):
+                return cls(folder)
+        return cls(here)
+
+    @property
+    def katas(self) -> Path:
+        return self.root / "katas"
+
+    @property
+    def suite(self) -> Path:
+        return self.root / "tests"
+
+    def module_path(self, spec: KataSpec, impl: Path | None = None) -> Path:
+        return Path(impl or self.katas) / spec.id / spec.module
+
+    def suite_path(self, spec: KataSpec) -> Path:
+        return self.suite / f"test_{spec.id}.py"
+
+    @property
+    def progress_file(self) -> Path:
+        return self.root / ".torchkata" / "progress.json"
+
+    def load_progress(self) -> dict:
+        try:
+            return json.loads(self.progress_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def record_progress(self, spec: KataSpec, passed: int, failed: int, total: int) -> None:
+        progress = self.load_progress()
+        progress[spec.id] = {"digest": file_digest(self.module_path(spec)), "passed": passed,
+                             "failed": failed, "total": total}
+        self.progress_file.parent.mkdir(exist_ok=True)
+        self.progress_file.write_text(json.dumps(progress, indent=1, sort_keys=True))
+
+
+def file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def is_untouched(path: Path, spec: KataSpec) -> bool:
+    """True while every catalog function in the module still only raises NotImplementedError."""
+    try:
+        tree = ast.parse(path.read_text())
+    except (OSError, SyntaxError):
+        return False
+    bodies = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+            bodies.append(body)
+    def only_raises(body):
+        real = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(getattr(s, "value", None), ast.Call)
+                                        and "super" in ast.dump(s))]
+        return len(real) == 1 and isinstance(real[0], ast.Raise) and "NotImplementedError" in ast.dump(real[0])
+    return bool(bodies) and all(only_raises(b) for b in bodies)
+
+
+def status(project: Project, spec: KataSpec) -> str:
+    """'missing', 'untouched', 'done', 'failing' or 'in progress' (edited, not checked since)."""
+    path = project.module_path(spec)
+    if not path.is_file():
+        return "missing"
+    if is_untouched(path, spec):
+        return "untouched"
+    record = project.load_progress().get(spec.id)
+    if record and record.get("digest") == file_digest(path):
+        return "done" if record["failed"] == 0 and record["passed"] > 0 else "failing"
+    return "in progress"

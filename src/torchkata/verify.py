@@ -1,0 +1,243 @@
+"""`make check`: every reference passes, every stub fails every test, every mutant is caught.
+
+Runs inside one pytest session (``--torchkata-verify``): each kata's tests are parametrized
+over implementation roots (reference, stub, one per mutant), so torch is imported once and
+pytest-xdist can spread the work. A mutant is the reference with the edits of
+``tests/mutants/<id>.toml`` applied, written to a temporary root.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import tempfile
+import tomllib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from torchkata.catalog import KataSpec, load_catalog
+
+
+@dataclass
+class Mutant:
+    label: str
+    mistake: str
+    root: Path | None  # None when the mutant could not be built
+    problem: str = ""
+
+
+@dataclass
+class KataResult:
+    spec: KataSpec
+    tests: set[str] = field(default_factory=set)
+    outcomes: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (impl, device, test) -> outcome
+    problems: list[str] = field(default_factory=list)
+
+
+def _apply_edits(source: str, mutant: dict) -> str:
+    edits = mutant.get("edits") or [{"find": mutant["find"], "replace": mutant["replace"]}]
+    for edit in edits:
+        count = source.count(edit["find"])
+        if count != 1:
+            raise ValueError(f"edit text occurs {count} times in the reference (must be exactly once): "
+                             f"{edit['find'][:60]!r}")
+        source = source.replace(edit["find"], edit["replace"])
+    return source
+
+
+def _stub_raises(fn: ast.AST) -> bool:
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            if isinstance(exc, ast.Name) and exc.id == "NotImplementedError":
+                return True
+    return False
+
+
+def static_problems(project: Path, spec: KataSpec) -> list[str]:
+    """Stub and reference define every catalog symbol with the catalog's parameters."""
+    problems = []
+    trees = {}
+    for label, folder in (("stub", "katas"), ("reference", "reference")):
+        path = project / folder / spec.id / spec.module
+        if not path.is_file():
+            problems.append(f"missing {folder}/{spec.id}/{spec.module}")
+            continue
+        try:
+            tree = ast.parse(path.read_text())
+        except SyntaxError as err:
+            problems.append(f"{label} does not parse: {err}")
+            continue
+        trees[label] = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    for symbol in spec.symbols:
+        for label, defs in trees.items():
+            node = defs.get(symbol.name)
+            if node is None:
+                problems.append(f"{label} does not define {symbol.name}")
+                continue
+            if symbol.kind == "function":
+                a = node.args
+                names = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
+                if names != list(symbol.params):
+                    problems.append(f"{label} {symbol.name}({', '.join(names)}) differs from the catalog "
+                                    f"({', '.join(symbol.params)})")
+                if label == "stub" and not _stub_raises(node):
+                    problems.append(f"stub {symbol.name} does not raise NotImplementedError")
+    if not (project / "katas" / spec.id / "README.md").is_file():
+        problems.append(f"missing katas/{spec.id}/README.md")
+    return problems
+
+
+class VerifySession:
+    """Builds the mutant roots, collects every outcome, prints the table, sets the exit code."""
+
+    def __init__(self, config, project: Path):
+        self.config = config
+        self.project = project
+        self.suite = Path(config.option.torchkata_suite)
+        self.tmp = Path(tempfile.mkdtemp(prefix="torchkata-mutants-"))
+        self.katas: dict[str, KataResult] = {}
+        self.mutants: dict[str, list[Mutant]] = {}
+        for spec in load_catalog().values():
+            if (self.suite / f"test_{spec.id}.py").is_file():
+                self.katas[spec.id] = KataResult(spec, problems=static_problems(project, spec))
+                self.mutants[spec.id] = self._build_mutants(spec)
+        self.ok = None
+
+    # ------------------------------------------------------------------ mutants
+    def _build_mutants(self, spec: KataSpec) -> list[Mutant]:
+        path = self.suite / "mutants" / f"{spec.id}.toml"
+        result = self.katas[spec.id]
+        if not path.is_file():
+            result.problems.append(f"no mutants file tests/mutants/{spec.id}.toml")
+            return []
+        entries = tomllib.loads(path.read_text()).get("mutant", [])
+        reference = (self.project / "reference" / spec.id / spec.module)
+        source = reference.read_text() if reference.is_file() else ""
+        mutants = []
+        for i, entry in enumerate(entries, 1):
+            label = f"mutant{i}"
+            mistake = entry.get("mistake", "")
+            if mistake not in spec.mistakes:
+                result.problems.append(f"{label}: mistake {mistake!r} is not in the catalog")
+            try:
+                mutated = _apply_edits(source, entry)
+            except (KeyError, ValueError) as err:
+                result.problems.append(f"{label} ({mistake}): {err}")
+                mutants.append(Mutant(label, mistake, None, str(err)))
+                continue
+            root = self.tmp / label / spec.id
+            folder = root / spec.id
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / spec.module).write_text(mutated)
+            mutants.append(Mutant(label, mistake, root))
+        covered = {m.mistake for m in mutants}
+        for mistake in spec.mistakes:
+            if mistake not in covered:
+                result.problems.append(f"no mutant for the catalog mistake {mistake!r}")
+        return mutants
+
+    def labels(self, kata_id: str) -> list[str]:
+        return ["reference", "stub"] + [m.label for m in self.mutants.get(kata_id, []) if m.root is not None]
+
+    def root_for(self, kata_id: str, label: str) -> Path:
+        if label == "reference":
+            return self.project / "reference"
+        if label == "stub":
+            return self.project / "katas"
+        return next(m.root for m in self.mutants[kata_id] if m.label == label)
+
+    def describe(self) -> str:
+        n = sum(len(m) for m in self.mutants.values())
+        return f"{len(self.katas)} katas, reference + stub + {n} mutants each run through the hidden suites"
+
+    # ------------------------------------------------------------------ hooks
+    def pytest_runtest_logreport(self, report):
+        props = dict(report.user_properties)
+        if "kata" not in props or props["kata"] not in self.katas:
+            return
+        result = self.katas[props["kata"]]
+        key = (props["impl"], props["device"], props["test"])
+        result.tests.add(props["test"])
+        if report.when == "call" or report.outcome != "passed":
+            previous = result.outcomes.get(key)
+            if previous in ("failed",):
+                return
+            result.outcomes[key] = report.outcome
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session, exitstatus):
+        if hasattr(self.config, "workerinput"):
+            return  # xdist worker: the controller sees every report and decides
+        rows = self.table()
+        self.ok = all(row["ok"] for row in rows) and bool(rows)
+        if exitstatus not in (0, 1):  # interrupted, internal or usage error: keep pytest's verdict
+            return
+        session.exitstatus = 0 if self.ok else 1
+        out = self.config.option.torchkata_verify_json
+        if out:
+            Path(out).write_text(json.dumps(rows, indent=2))
+
+    def table(self) -> list[dict]:
+        rows = []
+        for kata_id, result in sorted(self.katas.items()):
+            if not result.tests:
+                continue  # this kata's suite was not selected in this run
+            by_impl = defaultdict(dict)
+            for (impl, dev, test), outcome in result.outcomes.items():
+                by_impl[impl][(dev, test)] = outcome
+            problems = list(result.problems)
+            ref = by_impl.get("reference", {})
+            ref_ran = {k: v for k, v in ref.items() if v != "skipped"}
+            ref_fail = sorted({f"{t}[{d}]" for (d, t), v in ref_ran.items() if v != "passed"})
+            if ref_fail:
+                problems.append("reference fails: " + ", ".join(ref_fail))
+            if not ref_ran:
+                problems.append("reference ran no test")
+            stub = by_impl.get("stub", {})
+            stub_ran = {k: v for k, v in stub.items() if v != "skipped"}
+            stub_pass = sorted({f"{t}[{d}]" for (d, t), v in stub_ran.items() if v == "passed"})
+            if stub_pass:
+                problems.append("stub passes (the test checks nothing): " + ", ".join(stub_pass))
+            caught, survivors = 0, []
+            for mutant in self.mutants.get(kata_id, []):
+                outcomes = by_impl.get(mutant.label, {}).values()
+                if mutant.root is not None and any(v == "failed" for v in outcomes):
+                    caught += 1
+                else:
+                    survivors.append(mutant.mistake)
+            if survivors:
+                problems.append("mutants not caught: " + "; ".join(survivors))
+            devices = sorted({d for (d, _t), v in ref.items() if v != "skipped"})
+            rows.append({
+                "kata": kata_id,
+                "tests": len(result.tests),
+                "devices": devices,
+                "reference": f"{sum(v == 'passed' for v in ref_ran.values())}/{len(ref_ran)}",
+                "stub_failed": f"{sum(v != 'passed' for v in stub_ran.values())}/{len(stub_ran)}",
+                "mutants": f"{caught}/{len(self.mutants.get(kata_id, []))}",
+                "problems": problems,
+                "ok": not problems,
+            })
+        return rows
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if hasattr(self.config, "workerinput"):
+            return
+        rows = self.table()
+        tr = terminalreporter
+        tr.section("torchkata verify")
+        header = f"{'kata':<22} {'tests':>5} {'devices':<10} {'reference':>10} {'stub fails':>10} {'mutants':>8}  verdict"
+        tr.write_line(header)
+        tr.write_line("-" * len(header))
+        for row in rows:
+            verdict = "ok" if row["ok"] else "SHORTFALL"
+            tr.write_line(f"{row['kata']:<22} {row['tests']:>5} {','.join(row['devices']) or '-':<10} "
+                          f"{row['reference']:>10} {row['stub_failed']:>10} {row['mutants']:>8}  {verdict}")
+        for row in rows:
+            for problem in row["problems"]:
+                tr.write_line(f"  {row['kata']}: {problem}", red=True)
+        total_ok = sum(row["ok"] for row in rows)
+        tr.write_line(f"{total_ok}/{len(rows)} katas verified", green=total_ok == len(rows), red=total_ok != len(rows))
