@@ -52,6 +52,9 @@ class Kata:
         self.root = Path(root)
         self.module = load_solution(self.root, spec)
 
+    def __repr__(self) -> str:
+        return f"<kata {self.spec.id} from {self.root}>"
+
     @property
     def id(self) -> str:
         return self.spec.id

@@ -47,12 +47,17 @@ class Project:
         except (OSError, ValueError):
             return {}
 
-    def record_progress(self, spec: KataSpec, passed: int, failed: int, total: int) -> None:
-        progress = self.load_progress()
-        progress[spec.id] = {"digest": file_digest(self.module_path(spec)), "passed": passed,
-                             "failed": failed, "total": total}
+    def save_progress(self, progress: dict) -> None:
         self.progress_file.parent.mkdir(exist_ok=True)
         self.progress_file.write_text(json.dumps(progress, indent=1, sort_keys=True))
+
+    def record_progress(self, spec: KataSpec, passed: int, failed: int, total: int) -> None:
+        """Remember the last result for the module's current content (hints seen are kept)."""
+        progress = self.load_progress()
+        entry = progress.setdefault(spec.id, {})
+        entry.update({"digest": file_digest(self.module_path(spec)), "passed": passed,
+                      "failed": failed, "total": total})
+        self.save_progress(progress)
 
 
 def file_digest(path: Path) -> str | None:
@@ -62,11 +67,18 @@ def file_digest(path: Path) -> str | None:
         return None
 
 
-def is_untouched(path: Path, spec: KataSpec) -> bool:
-    """True while every catalog function in the module still only raises NotImplementedError."""
+def is_untouched(path: Path, spec: KataSpec | None = None) -> bool:
+    """True while every function in the module still only raises NotImplementedError."""
     try:
-        tree = ast.parse(path.read_text())
-    except (OSError, SyntaxError):
+        return is_untouched_source(path.read_text())
+    except OSError:
+        return False
+
+
+def is_untouched_source(source: str) -> bool:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
         return False
     bodies = []
     for node in ast.walk(tree):

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 # pytest/hypothesis lines that say nothing to a learner.
-_NOISE = re.compile(r"^(E\s+)?(You can reproduce this test case|Failing test case:|\s*kata=<torchkata)")
+_NOISE = re.compile(r"^(E\s+)?(You can reproduce this test case|\s*kata=<kata )")
 
 
 def failure_text(report, limit: int = 4000) -> str:
