@@ -45,6 +45,8 @@ def pytest_addoption(parser):
                     help="run every suite against reference, stub and mutants (make check)")
     group.addoption("--torchkata-report", dest="torchkata_report", default=None, metavar="FILE",
                     help="write every kata test's outcome and failure message as JSON (used by the CLI)")
+    group.addoption("--sandbox", dest="torchkata_sandbox", action="store_true",
+                    help="run each solution in a sandboxed worker process (what `torchkata grade` uses)")
     group.addoption("--torchkata-verify-json", dest="torchkata_verify_json", default=None, metavar="FILE",
                     help="with --torchkata-verify, also write the per-kata table as JSON")
 
@@ -201,21 +203,39 @@ def _torchkata_impl(request):
     return Path(request.config.option.torchkata_impl)
 
 
+def _open_kata(config, spec: KataSpec, impl: Path):
+    from torchkata.harness import Kata
+    from torchkata.loader import SolutionMissing, module_path
+
+    if not config.option.torchkata_sandbox:
+        return Kata(spec, impl)
+    from torchkata.sandbox import WorkerKata
+
+    if not module_path(impl, spec).is_file():
+        raise SolutionMissing(f"{spec.id}: no {spec.module} in {impl}/{spec.id}/")
+    suite = Path(config.option.torchkata_suite)
+    root = Path(config.rootpath)
+    hide = [suite, root / "reference", root / "tooling_tests", root / ".git"]
+    return WorkerKata(spec, impl, suite, hide)
+
+
 @pytest.fixture(scope="module")
 def kata(request, _torchkata_impl, _torchkata_torch):
     """The solution under test, loaded from the implementation root (see torchkata.harness)."""
-    from torchkata.harness import Kata
     from torchkata.loader import SolutionError, SolutionMissing
 
     spec = _spec_for_module(request.module)
     try:
-        return Kata(spec, _torchkata_impl)
+        solution = _open_kata(request.config, spec, _torchkata_impl)
     except SolutionMissing as err:
         skip_reason = str(err)
     except SolutionError as err:
         fail_reason = str(err)
     else:
-        raise AssertionError("unreachable")
+        yield solution
+        if hasattr(solution, "close"):
+            solution.close()
+        return
     # Outside the except blocks, so pytest shows one line, not a chained traceback.
     if "skip_reason" in locals():
         pytest.skip(skip_reason)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 import tempfile
 import tomllib
 from collections import defaultdict
@@ -154,6 +155,9 @@ class VerifySession:
         return f"{len(self.katas)} katas, reference + stub + {n} mutants each run through the hidden suites"
 
     # ------------------------------------------------------------------ hooks
+    def pytest_unconfigure(self, config):
+        shutil.rmtree(self.tmp, ignore_errors=True)  # every process built its own mutant roots
+
     def pytest_runtest_logreport(self, report):
         props = dict(report.user_properties)
         if "kata" not in props or props["kata"] not in self.katas:

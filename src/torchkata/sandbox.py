@@ -1,0 +1,292 @@
+"""Run a solution in a worker process and talk to it with plain data (grading mode).
+
+`WorkerKata` has the interface of `torchkata.harness.Kata` (call, call_mutating, grad, run),
+so a hidden test runs unchanged whether the solution lives in the pytest process or here.
+The worker gets: ``python -I``, a fresh working directory and HOME holding only the kata's
+module, rlimits on CPU time, address space, file size and processes, and where the machine
+allows it (root and util-linux's unshare) new mount, network and pid namespaces in which the
+hidden suite and references are covered by empty tmpfs mounts and the code runs as
+``nobody``. Killing the worker kills its pid namespace: every process it started goes with it.
+"""
+from __future__ import annotations
+
+import builtins
+import os
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from torchkata.catalog import KataSpec
+
+NOBODY = 65534
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpu_seconds: int = 600          # whole-worker CPU time (RLIMIT_CPU)
+    call_seconds: float = 120.0     # wall time for one request (import included)
+    memory_bytes: int = 6 << 30     # address space; torch itself maps ~3 GiB
+    file_bytes: int = 16 << 20      # any file the worker writes, its log included
+    processes: int = 512            # RLIMIT_NPROC (threads count): enforced for an unprivileged uid
+
+
+class SolutionCrashed(RuntimeError):
+    """The worker died, timed out or sent something that is not plain data."""
+
+
+class SolutionRaised(RuntimeError):
+    """The solution raised an exception that is not a builtin one."""
+
+
+@dataclass
+class SandboxFacts:
+    """What isolation this machine gives; written into every grading report."""
+
+    namespaces: bool
+    unprivileged_user: bool
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [
+            "network: " + ("none (new network namespace)" if self.namespaces else
+                           "NOT isolated (unshare unavailable here)"),
+            "hidden tests and references: " + ("unreadable (covered by tmpfs in a mount namespace)"
+                                                if self.namespaces else "readable by the worker"),
+            "user: " + ("nobody (uid 65534)" if self.unprivileged_user else "the grader's own user"),
+            "processes: " + ("confined to a pid namespace, all killed at the end" if self.namespaces
+                             else "process group killed at the end"),
+            "python -I, fresh working directory and HOME, rlimits on CPU, memory, file size, processes",
+            *self.notes,
+        ]
+
+
+def _python_paths() -> list[str]:
+    """Folders the worker's python needs: the interpreter's prefix and every import path."""
+    import torch
+    import torchkata
+
+    paths = {sys.base_prefix, sys.prefix, str(Path(torch.__file__).parent.parent),
+             str(Path(torchkata.__file__).parent.parent)}
+    paths.update(p for p in sys.path if p and os.path.isdir(p))
+    # Only the outermost folders: a bind mount of a parent already carries its children.
+    ordered = sorted(paths, key=len)
+    return [p for i, p in enumerate(ordered) if not any(p.startswith(q.rstrip("/") + "/") for q in ordered[:i])]
+
+
+@lru_cache(maxsize=1)
+def sandbox_facts() -> SandboxFacts:
+    notes = []
+    namespaces = False
+    if shutil.which("unshare") and os.geteuid() == 0:
+        probe = subprocess.run(["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child",
+                                "--propagation", "private", "true"], capture_output=True, text=True)
+        namespaces = probe.returncode == 0
+        if not namespaces:
+            notes.append(f"unshare failed: {probe.stderr.strip()[:200]}")
+    elif os.geteuid() != 0:
+        notes.append("not running as root: no namespaces, no user switch; the worker runs as the grader's user")
+    return SandboxFacts(namespaces=namespaces, unprivileged_user=namespaces and os.geteuid() == 0, notes=notes)
+
+
+def _exception_for(answer: dict) -> BaseException:
+    """Re-create the solution's exception in the test process (builtin types keep their type)."""
+    name, message = answer.get("type", "Exception"), answer.get("message", "")
+    detail = f"{message}\n{answer['traceback']}" if answer.get("traceback") else message
+    module = answer.get("module", "")
+    if module == "torchkata.guard" and name == "ForbiddenCallableError":
+        from torchkata.guard import ForbiddenCallableError
+
+        return ForbiddenCallableError(detail)
+    if module == "torchkata.loader" and name in ("SolutionError", "SolutionMissing"):
+        from torchkata import loader
+
+        return getattr(loader, name)(message)
+    if module == "torchkata.harness" and name == "NotPlainData":
+        from torchkata.harness import NotPlainData
+
+        return NotPlainData(message)
+    cls = getattr(builtins, name, None)
+    if module == "builtins" and isinstance(cls, type) and issubclass(cls, Exception):
+        return cls(detail)
+    return SolutionRaised(f"{name}: {detail}")
+
+
+class WorkerKata:
+    """A kata's solution running in a sandboxed worker process."""
+
+    def __init__(self, spec: KataSpec, root: Path, suite: Path, hide: list[Path], limits: Limits = Limits()):
+        self.spec = spec
+        self.root = Path(root)
+        self.suite = Path(suite)
+        self.hide = [Path(p) for p in hide]
+        self.limits = limits
+        self.facts = sandbox_facts()
+        self.proc: subprocess.Popen | None = None
+        self.home: Path | None = None
+        self.crashes = 0
+        self.last_log = ""
+        self._start()
+
+    def __repr__(self) -> str:
+        return f"<kata {self.spec.id} in a sandboxed worker>"
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def forbidden(self) -> tuple[str, ...]:
+        return self.spec.forbidden
+
+    # ------------------------------------------------------------------ process
+    def _preexec(self):
+        limits = self.limits
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    def _start(self) -> None:
+        source = self.root / self.spec.id / self.spec.module
+        self.home = Path(tempfile.mkdtemp(prefix=f"torchkata-worker-{self.spec.id}-"))
+        impl = self.home / "impl"
+        (impl / self.spec.id).mkdir(parents=True)
+        if source.is_file():
+            shutil.copyfile(source, impl / self.spec.id / self.spec.module)
+        log = self.home / "output.log"
+        if self.facts.unprivileged_user:
+            for path in (self.home, impl, impl / self.spec.id, *(impl / self.spec.id).iterdir()):
+                os.chown(path, NOBODY, NOBODY)
+        to_worker_r, to_worker_w = os.pipe()
+        from_worker_r, from_worker_w = os.pipe()
+        cmd = [sys.executable, "-I", "-m", "torchkata.worker", "--rfd", str(to_worker_r),
+               "--wfd", str(from_worker_w), "--home", str(self.home)]
+        if self.facts.namespaces:
+            cmd = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--propagation", "private",
+                   "--", *cmd]
+            cmd += [arg for p in self.hide if p.exists() for arg in ("--hide", str(p))]
+        if self.facts.unprivileged_user:
+            cmd += ["--uid", str(NOBODY), "--gid", str(NOBODY)]
+            cmd += [arg for p in _python_paths() for arg in ("--expose", p)]
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(self.home), "TMPDIR": str(self.home),
+               "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "LANG": "C.UTF-8"}
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                         cwd=self.home, env=env, pass_fds=(to_worker_r, from_worker_w),
+                                         preexec_fn=self._preexec, start_new_session=True)
+        os.close(to_worker_r)
+        os.close(from_worker_w)
+        self._send_fd, self._recv_fd = to_worker_w, from_worker_r
+        drivers = {p.stem: p.read_text() for p in sorted((self.suite / "drivers").glob("*.py"))
+                   if p.stem != "__init__"}
+        from torchkata.loader import SolutionError
+
+        answer = self._exchange({"kata": self.spec.id, "root": str(impl), "drivers": drivers}, what="importing")
+        if not answer.get("ok"):
+            err = _exception_for(answer)
+            self.close()
+            raise err if isinstance(err, SolutionError) else SolutionError(
+                f"importing {self.spec.module} raised {answer.get('type')}: {answer.get('message')}")
+
+    def _log_tail(self, n: int = 500) -> str:
+        try:
+            data = (self.home / "output.log").read_bytes()[-n:]
+        except (OSError, TypeError):
+            return ""
+        return data.decode("utf-8", "replace")
+
+    def _exchange(self, message: dict, *, what: str) -> dict:
+        from torchkata import wire
+
+        try:
+            wire.send(self._send_fd, message)
+        except (BrokenPipeError, OSError):
+            return self._crashed(what, "the worker is gone")
+        ready, _, _ = select.select([self._recv_fd], [], [], self.limits.call_seconds)
+        if not ready:
+            return self._crashed(what, f"no answer within {self.limits.call_seconds:g} s (wall-time limit)")
+        try:
+            return wire.receive(self._recv_fd)
+        except EOFError:
+            return self._crashed(what, "the worker exited")
+        except wire.WireError as err:
+            return self._crashed(what, str(err))
+
+    def _crashed(self, what: str, why: str) -> dict:
+        self.crashes += 1
+        code = self.close()  # keeps the tail of the worker's output in self.last_log
+        tail = self.last_log
+        status = f" (exit status {code})" if code is not None else ""
+        output = f"; its last output: {tail.strip()[-300:]!r}" if tail.strip() else ""
+        return {"ok": False, "type": "SolutionCrashed", "module": __name__,
+                "message": f"{self.spec.id}: {why} while {what}{status}{output}", "traceback": ""}
+
+    def close(self) -> int | None:
+        """Kill the worker and everything it started; return its exit status."""
+        code = None
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                code = self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                code = None
+            self.proc = None
+            for fd in (self._send_fd, self._recv_fd):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        if self.home is not None:
+            self.last_log = self._log_tail() or self.last_log
+            shutil.rmtree(self.home, ignore_errors=True)
+            self.home = None
+        return code
+
+    def _request(self, message: dict, what: str):
+        __tracebackhide__ = True
+        if self.proc is None:
+            if self.crashes >= 5:
+                raise SolutionCrashed(f"{self.spec.id}: the worker crashed {self.crashes} times; not restarting")
+            self._start()  # a fresh worker after a crash or a timeout
+        answer = self._exchange(message, what=what)
+        if answer.get("ok"):
+            return answer["result"]
+        if answer.get("type") == "SolutionCrashed":
+            raise SolutionCrashed(answer["message"])
+        raise _exception_for(answer)
+
+    # ------------------------------------------------------------------ the Kata interface
+    def call(self, name: str, *args, **kwargs):
+        __tracebackhide__ = True
+        return self._request({"op": "call", "name": name, "args": list(args), "kwargs": kwargs,
+                              "check_inplace": True}, f"calling {name}")
+
+    def call_mutating(self, name: str, *args, **kwargs):
+        __tracebackhide__ = True
+        return self._request({"op": "call", "name": name, "args": list(args), "kwargs": kwargs,
+                              "check_inplace": False}, f"calling {name}")
+
+    def grad(self, name: str, *args, grad_output=None, **kwargs):
+        __tracebackhide__ = True
+        out, grads = self._request({"op": "grad", "name": name, "args": list(args), "kwargs": kwargs,
+                                    "grad_output": grad_output}, f"differentiating {name}")
+        return out, tuple(grads)
+
+    def run(self, driver, *args, **kwargs):
+        __tracebackhide__ = True
+        module = driver.__module__
+        if not module.startswith("drivers."):
+            raise ValueError(f"driver {driver.__name__} must live in tests/drivers/ to run in a sandbox")
+        return self._request({"op": "run", "driver": [module, driver.__name__], "args": list(args),
+                              "kwargs": kwargs}, f"running driver {driver.__name__}")
