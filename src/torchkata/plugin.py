@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from hypothesis import HealthCheck, Phase, Verbosity, settings
 
 from torchkata.catalog import KataSpec, load_catalog
 
-TEST_FILE = re.compile(r"^test_(\d\d_[A-Za-z0-9_]+?)(?:_[a-z]+)?$")
 DEVICES = ("cpu", "cuda")
 
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -54,10 +52,15 @@ def pytest_addoption(parser):
 # ------------------------------------------------------------------ implementation roots
 
 def kata_id_of(path: Path) -> str | None:
-    m = TEST_FILE.match(Path(path).stem)
-    if m and m.group(1) in load_catalog():
-        return m.group(1)
-    return None
+    """The kata a suite file tests: test_<id>.py, or test_<id>_<suffix>.py."""
+    stem = Path(path).stem
+    if not stem.startswith("test_"):
+        return None
+    catalog = load_catalog()
+    name = stem[len("test_"):]
+    # The longest catalog id the name starts with: 02_numpy_bridge, not 02_numpy + suffix.
+    hits = [k for k in catalog if name == k or name.startswith(k + "_")]
+    return max(hits, key=len) if hits else None
 
 
 def _looks_like_impl_root(p: Path) -> bool:
