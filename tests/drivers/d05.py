@@ -1,0 +1,234 @@
+"""Scenario drivers for kata 05_modules: build and run the solution's models, return plain data.
+
+make_mlp takes an activation class and count_parameters / capture_activations take an
+nn.Module: none of these can cross a process boundary. So the suite names an activation by
+string and a model by scenario, and these drivers build it on cpu (seeded), move it to the
+input's device and dtype, call the solution and hand back tensors, numbers and strings.
+Every assertion stays in tests/test_05_modules.py.
+
+`build_capture_model` and `tied_pair` are plain torch: the suite builds the same models
+(same seed) to compute what it expects.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {"ReLU": nn.ReLU, "Tanh": nn.Tanh, "GELU": nn.GELU, "Sigmoid": nn.Sigmoid, "ELU": nn.ELU}
+
+
+def _detach(t):
+    return None if t is None else t.detach().clone()
+
+
+def _linears(model):
+    """(weight, bias) of every nn.Linear in model, in model.modules() order."""
+    return [(m.weight, m.bias) for m in model.modules() if isinstance(m, nn.Linear)]
+
+
+# ------------------------------------------------------------------------------ make_mlp
+
+def mlp_structure(mod, sizes, activation=None):
+    """make_mlp(sizes[, ACTIVATIONS[activation]]): its type and its children, in order."""
+    m = mod.make_mlp(sizes) if activation is None else mod.make_mlp(sizes, ACTIVATIONS[activation])
+    children = list(m.children()) if isinstance(m, nn.Module) else []
+    act = nn.ReLU if activation is None else ACTIVATIONS[activation]
+    return {
+        "type": f"{type(m).__module__}.{type(m).__qualname__}",
+        "is_sequential": isinstance(m, nn.Sequential),
+        "children": [type(c).__name__ for c in children],
+        "is_linear": [isinstance(c, nn.Linear) for c in children],
+        "is_activation": [isinstance(c, act) for c in children],
+        "linear_shapes": [tuple(c.weight.shape) for c in children if isinstance(c, nn.Linear)],
+        "linear_has_bias": [c.bias is not None for c in children if isinstance(c, nn.Linear)],
+    }
+
+
+def mlp_forward(mod, x, sizes, activation=None, seed=0):
+    """A seeded make_mlp(sizes, ...) moved to x's device and dtype: its Linears and m(x)."""
+    torch.manual_seed(seed)
+    m = mod.make_mlp(sizes) if activation is None else mod.make_mlp(sizes, ACTIVATIONS[activation])
+    m = m.to(device=x.device, dtype=x.dtype)
+    out = m(x)
+    return {"linears": [(_detach(w), _detach(b)) for w, b in _linears(m)], "out": out.detach()}
+
+
+# --------------------------------------------------------------------------- ResidualMLP
+
+def residual_structure(mod, dim, hidden, depth):
+    """ResidualMLP(dim, hidden, depth): its Linear shapes in modules() order, parameter count."""
+    m = mod.ResidualMLP(dim, hidden, depth)
+    return {
+        "is_module": isinstance(m, nn.Module),
+        "linear_shapes": [tuple(w.shape) for w, _ in _linears(m)],
+        "linear_has_bias": [b is not None for _, b in _linears(m)],
+        "numel": sum(p.numel() for p in m.parameters()),
+    }
+
+
+def residual_forward(mod, x, dim, hidden, depth, seed=0, zero_parameters=False):
+    """A seeded ResidualMLP on x's device and dtype (all parameters zeroed on request): its
+    Linears in modules() order and m(x)."""
+    torch.manual_seed(seed)
+    m = mod.ResidualMLP(dim, hidden, depth).to(device=x.device, dtype=x.dtype)
+    if zero_parameters:
+        with torch.no_grad():
+            for p in m.parameters():
+                p.zero_()
+    out = m(x)
+    return {"linears": [(_detach(w), _detach(b)) for w, b in _linears(m)], "out": out.detach()}
+
+
+def residual_backward(mod, x, grad_output, dim, hidden, depth, seed=0):
+    """m(x).backward(grad_output) for a seeded ResidualMLP: x.grad and each Linear's grads."""
+    torch.manual_seed(seed)
+    m = mod.ResidualMLP(dim, hidden, depth).to(device=x.device, dtype=x.dtype)
+    x = x.detach().clone().requires_grad_(True)
+    m(x).backward(grad_output)
+    return {
+        "linears": [(_detach(w), _detach(b)) for w, b in _linears(m)],
+        "x_grad": _detach(x.grad),
+        "linear_grads": [(_detach(w.grad), None if b is None else _detach(b.grad)) for w, b in _linears(m)],
+    }
+
+
+# ------------------------------------------------------------------------ count_parameters
+
+def tied_pair(d):
+    """Two Linear(d, d) whose weights are one Parameter (weight tying): d*d + 2*d scalars."""
+    a, b = nn.Linear(d, d), nn.Linear(d, d)
+    b.weight = a.weight
+    return nn.Sequential(a, nn.ReLU(), b)
+
+
+def _count_model(scenario, sizes, frozen):
+    """The model for a count_parameters scenario (plain torch).
+
+    mlp:       Sequential of Linear(sizes[i], sizes[i+1]) with ReLUs; Linear i frozen when frozen[i].
+    shared:    the same Linear(sizes[0], sizes[0]) applied twice, inside a Sequential with a tail
+               Linear(sizes[0], sizes[1]); frozen[0] freezes the shared layer, frozen[1] the tail.
+    tied:      tied_pair(sizes[0]); frozen[0] freezes the tied weight.
+    batchnorm: Linear(sizes[0], sizes[1]) then BatchNorm1d(sizes[1]) (whose running stats are
+               buffers); frozen[0] freezes the Linear, frozen[1] the BatchNorm's affine parameters.
+    """
+    if scenario == "mlp":
+        layers = []
+        for i in range(len(sizes) - 1):
+            layers += [nn.Linear(sizes[i], sizes[i + 1]), nn.ReLU()]
+        model = nn.Sequential(*layers[:-1])
+        groups = [m for m in model if isinstance(m, nn.Linear)]
+    elif scenario == "shared":
+        shared = nn.Linear(sizes[0], sizes[0])
+        model = nn.Sequential(shared, nn.Tanh(), shared, nn.Linear(sizes[0], sizes[1]))
+        groups = [shared, model[3]]
+    elif scenario == "tied":
+        model = tied_pair(sizes[0])
+        groups = [model[0].weight]
+    elif scenario == "batchnorm":
+        model = nn.Sequential(nn.Linear(sizes[0], sizes[1]), nn.BatchNorm1d(sizes[1]))
+        groups = [model[0], model[1]]
+    else:
+        raise ValueError(scenario)
+    for group, freeze in zip(groups, frozen):
+        if freeze:
+            params = [group] if isinstance(group, nn.Parameter) else list(group.parameters())
+            for p in params:
+                p.requires_grad_(False)
+    return model
+
+
+def count(mod, scenario, sizes, frozen, trainable_only=None):
+    """count_parameters(model[, trainable_only]) for a scenario model (see _count_model)."""
+    model = _count_model(scenario, sizes, frozen)
+    if trainable_only is None:
+        return mod.count_parameters(model)
+    return mod.count_parameters(model, trainable_only=trainable_only)
+
+
+# --------------------------------------------------------------------- capture_activations
+
+class Boom(nn.Module):
+    """A layer whose forward raises, to check the hooks are removed on the error path."""
+
+    def forward(self, x):
+        raise RuntimeError("Boom: this forward always raises")
+
+
+def build_capture_model(dims, seed=0):
+    """A nested model with a name for every level (plain torch, seeded):
+
+    ''       Sequential
+    '0'      Linear(d0, d1)
+    '1'      Tanh
+    '2'      Sequential
+    '2.0'    Linear(d1, d2)
+    '2.1'    ReLU
+    '3'      Linear(d2, d3)
+    """
+    torch.manual_seed(seed)
+    d0, d1, d2, d3 = dims
+    return nn.Sequential(nn.Linear(d0, d1), nn.Tanh(), nn.Sequential(nn.Linear(d1, d2), nn.ReLU()),
+                         nn.Linear(d2, d3))
+
+
+def _hook_state(model):
+    """Every hook and forward override on the model's modules and torch's global hook tables."""
+    tables = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks",
+              "_state_dict_hooks", "_load_state_dict_pre_hooks")
+    state = {}
+    for name, m in model.named_modules():
+        for table in tables:
+            hooks = getattr(m, table, None) or {}
+            if len(hooks):
+                state[f"{name or '<model>'}.{table}"] = len(hooks)
+        if "forward" in vars(m):
+            state[f"{name or '<model>'}.forward overridden"] = 1
+    glob = torch.nn.modules.module
+    for table in ("_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
+                  "_global_backward_pre_hooks", "_global_module_registration_hooks",
+                  "_global_parameter_registration_hooks", "_global_buffer_registration_hooks"):
+        hooks = getattr(glob, table, None) or {}
+        if len(hooks):
+            state[f"torch.nn.modules.module.{table}"] = len(hooks)
+    return state
+
+
+def capture(mod, x, names, dims, seed=0, own_hook_on=None):
+    """capture_activations(build_capture_model(dims, seed) on x's device and dtype, x, names).
+
+    With OWN_HOOK_ON, the caller first registers its own forward hook on that submodule, which
+    must still be there (and fire) afterwards. Returns the captured tensors (detached), the
+    hook state before and after, and how often the caller's hook fired in a later model(x).
+    """
+    model = build_capture_model(dims, seed).to(device=x.device, dtype=x.dtype)
+    fired = []
+    if own_hook_on is not None:
+        model.get_submodule(own_hook_on).register_forward_hook(lambda m, args, out: fired.append(1))
+    before = _hook_state(model)
+    got = mod.capture_activations(model, x, names)
+    after = _hook_state(model)
+    fired.clear()
+    with torch.no_grad():
+        model(x)
+    captured = {k: _detach(v) for k, v in got.items()} if isinstance(got, dict) else None
+    return {"type": type(got).__name__, "acts": captured, "before": before, "after": after,
+            "own_hook_fired": len(fired)}
+
+
+def capture_failing(mod, x, names, dims, seed=0, failure="forward"):
+    """capture_activations on a model that cannot finish: FAILURE 'forward' appends a Boom layer
+    (model(x) raises RuntimeError); 'name' leaves the model working (names should hold an
+    unknown name). Returns the exception that reached the caller (type name, message, or None)
+    and the hook state before and after."""
+    model = build_capture_model(dims, seed)
+    if failure == "forward":
+        model.append(Boom())
+    model = model.to(device=x.device, dtype=x.dtype)
+    before = _hook_state(model)
+    raised, message, is_key_error = None, "", False
+    try:
+        mod.capture_activations(model, x, names)
+    except Exception as err:  # noqa: BLE001 - what reached the caller is the observation
+        raised, message, is_key_error = type(err).__name__, str(err), isinstance(err, KeyError)
+    return {"raised": raised, "message": message, "is_key_error": is_key_error,
+            "before": before, "after": _hook_state(model)}

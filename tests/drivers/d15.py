@@ -1,0 +1,99 @@
+"""Scenario drivers for kata 15_cnn_mnist: build the solution's model, run accuracy and train_mnist.
+
+Every driver takes the solution's module first (kata.run passes it) and returns plain data.
+Accuracy is exercised with a fake model (a lookup table of logits) so that its expected value
+is known exactly; the fake model records, at every forward, whether it was in training mode
+and whether grad was enabled.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class _LookupModel(nn.Module):
+    """forward(x (B, 1, 28, 28)) -> table[ids] with ids = x[:, 0, 0, 0]: logits known in advance."""
+
+    def __init__(self, table: torch.Tensor):
+        super().__init__()
+        self.register_buffer("table", table)
+        self.scale = nn.Parameter(torch.ones((), dtype=table.dtype, device=table.device))
+        self.modes: list[bool] = []
+        self.grad_enabled: list[bool] = []
+
+    def forward(self, x):
+        self.modes.append(self.training)
+        self.grad_enabled.append(torch.is_grad_enabled())
+        ids = x[:, 0, 0, 0].round().long()
+        return self.table[ids] * self.scale
+
+
+def _image_batches(labels: torch.Tensor, batch_sizes) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """[(x, y)] on cpu: image k of the whole set is filled with the value k (its id)."""
+    batches, start = [], 0
+    for size in batch_sizes:
+        ids = torch.arange(start, start + size, dtype=torch.float32)
+        x = ids.reshape(-1, 1, 1, 1).expand(size, 1, 28, 28).contiguous()
+        batches.append((x, labels[start: start + size].clone()))
+        start += size
+    return batches
+
+
+def accuracy_of_lookup_model(mod, logits, labels, batch_sizes, device, start_training=False):
+    """mod.accuracy on a lookup model giving LOGITS (M, C) for the M samples, split in BATCH_SIZES."""
+    model = _LookupModel(logits.to(device))
+    model.train(start_training)
+    loader = _image_batches(labels, batch_sizes)
+    result = mod.accuracy(model, loader, device)
+    return {
+        "accuracy": result,
+        "is_float": isinstance(result, float),
+        "modes": list(model.modes),
+        "grad_enabled": list(model.grad_enabled),
+        "training_after": model.training,
+    }
+
+
+def forward(mod, x, num_classes=None, seed=0):
+    """MnistCNN(num_classes) (default when None), built seeded on x's device; its output for x."""
+    torch.manual_seed(seed)
+    model = mod.MnistCNN() if num_classes is None else mod.MnistCNN(num_classes)
+    model = model.to(x.device)
+    return model(x).detach()
+
+
+def forward_input_after(mod, x, seed=0):
+    """x after MnistCNN()(x) in train and in eval mode: must equal x before."""
+    torch.manual_seed(seed)
+    model = mod.MnistCNN().to(x.device)
+    model(x)
+    model.eval()
+    with torch.no_grad():
+        model(x)
+    return x.detach().clone()
+
+
+def parameter_count(mod, num_classes=10):
+    """Number of scalar parameters of MnistCNN(num_classes), and whether it is an nn.Module."""
+    model = mod.MnistCNN(num_classes)
+    return {"is_module": isinstance(model, nn.Module),
+            "parameters": sum(p.numel() for p in model.parameters()) if isinstance(model, nn.Module) else -1}
+
+
+def train_and_predict(mod, x_train, y_train, x_test, device, batch_size=64, seed=0):
+    """train_mnist on a shuffled loader over (x_train, y_train); the trained model's argmax on x_test.
+
+    Predictions are made here (eval mode, no grad, raw [0, 1] images), not with the
+    solution's accuracy(), so that this test measures train_mnist alone.
+    """
+    g = torch.Generator().manual_seed(seed)
+    data = torch.utils.data.TensorDataset(x_train, y_train)
+    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True, generator=g)
+    model = mod.train_mnist(loader, device, seed=seed)
+    is_cnn = isinstance(model, mod.MnistCNN)
+    model.eval()
+    with torch.no_grad():
+        preds = torch.cat([model(x_test[i: i + 500].to(device)).argmax(dim=1).cpu()
+                           for i in range(0, len(x_test), 500)])
+    return {"predictions": preds, "is_mnist_cnn": is_cnn,
+            "parameters": sum(p.numel() for p in model.parameters())}

@@ -1,0 +1,346 @@
+"""Hidden suite for kata 09_gradient_descent: least squares in closed form and by batch,
+stochastic and mini-batch gradient descent.
+
+Gradient descent is judged without assuming how the solution shuffles: full-batch descent
+does not depend on the order, data whose rows are all equal makes every order give the same
+run (so the number of updates per epoch shows exactly), and for tiny data sets the result must
+equal the run of *one* of the possible per-epoch orders, which are all enumerated here.
+Expected values are computed in float64 by the plain update rule of the contract:
+    r = X_b @ w + b - y_b,   w -= lr * 2 X_b^T r / B,   b -= lr * 2 mean(r).
+"""
+import itertools
+import math
+
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+from drivers import d09
+from torchkata import strategies as tks
+from torchkata.testing import assert_close, expect
+
+# plugin.kata_id_of reads "test_09_gradient_descent" as kata "09_gradient" + suffix "_descent": name it.
+KATA = "09_gradient_descent"
+F64 = torch.float64
+
+
+# ------------------------------------------------------------------------------- helpers
+
+def _strided(t: torch.Tensor, noncontiguous: bool) -> torch.Tensor:
+    """T itself, or a non-contiguous view holding the same values."""
+    if not noncontiguous:
+        return t
+    wide = torch.zeros(t.shape[:-1] + (2 * t.shape[-1],) if t.dim() else (2,), dtype=t.dtype, device=t.device)
+    view = wide[..., ::2]
+    view.copy_(t)
+    return view
+
+
+def _design(X: torch.Tensor) -> torch.Tensor:
+    return torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype, device=X.device)], dim=1)
+
+
+def _lstsq(X, y):
+    """(w, b) by torch.linalg.lstsq on [X, 1], in float64."""
+    theta = torch.linalg.lstsq(_design(X.double().cpu()), y.double().cpu().unsqueeze(-1)).solution.squeeze(-1)
+    return theta[:-1], theta[-1]
+
+
+def _mse(X, y, w, b):
+    return ((X @ w + b - y) ** 2).mean()
+
+
+def _descend(X, y, lr, epochs, batches):
+    """Reference run in float64: BATCHES(epoch) lists the index lists of that epoch's batches.
+    Returns (w, b, history as a float64 tensor)."""
+    X, y = X.double().cpu(), y.double().cpu()
+    w, b = torch.zeros(X.shape[1], dtype=F64), torch.zeros((), dtype=F64)
+    history = []
+    for epoch in range(epochs):
+        for idx in batches(epoch):
+            Xb, yb = X[list(idx)], y[list(idx)]
+            r = Xb @ w + b - yb
+            w, b = w - lr * 2 * (Xb.T @ r) / len(idx), b - lr * 2 * r.mean()
+        history.append(_mse(X, y, w, b))
+    return w, b, torch.stack(history) if history else torch.zeros(0, dtype=F64)
+
+
+def _ordered_partitions(n, size):
+    """Every distinct sequence of batches (as sorted index tuples) one shuffled pass over N
+    samples in batches of SIZE can produce."""
+    seen = []
+    for perm in itertools.permutations(range(n)):
+        batches = tuple(tuple(sorted(perm[i:i + size])) for i in range(0, n, size))
+        if batches not in seen:
+            seen.append(batches)
+    return seen
+
+
+def _all_runs(X, y, lr, epochs, size):
+    """{(partition index per epoch): (w, b, history)} for every possible sequence of orders."""
+    parts = _ordered_partitions(X.shape[0], size)
+    runs = {}
+    for choice in itertools.product(range(len(parts)), repeat=epochs):
+        runs[choice] = _descend(X, y, lr, epochs, lambda e, choice=choice: parts[choice[e]])
+    return runs, parts
+
+
+def _distance(got, want):
+    w, b, history = got
+    hw = torch.tensor(history, dtype=F64) if len(history) else torch.zeros(0, dtype=F64)
+    if hw.shape != want[2].shape or w.shape != want[0].shape:
+        return math.inf
+    parts = [(w.double().cpu() - want[0]).abs().max(), (b.double().cpu() - want[1]).abs(),
+             (hw - want[2]).abs().max() if hw.numel() else torch.zeros((), dtype=F64)]
+    return max(float(p) for p in parts)
+
+
+def _closest(got, runs):
+    return min(runs, key=lambda k: _distance(got, runs[k]))
+
+
+def _check_fit(got, want, dtype, device, *, what, inputs):
+    """Compare (w, b, history) with the float64 expected run, in the solution's dtype."""
+    w, b, history = got
+    assert_close(w, want[0].to(dtype=dtype, device=device), what=f"{what}: w", inputs=inputs)
+    assert_close(b, want[1].to(dtype=dtype, device=device), what=f"{what}: b", inputs=inputs)
+    expect(isinstance(history, list), f"{what}: history should be a list, got {type(history).__name__}")
+    expect(len(history) == len(want[2]),
+           f"{what}: history has {len(history)} entries, expected one per epoch ({len(want[2])})")
+    assert_close(torch.tensor([float(h) for h in history], dtype=dtype), want[2].to(dtype),
+                 what=f"{what}: history (full-data MSE after each epoch)", inputs=inputs)
+
+
+def _well_conditioned(seed, n, d, dtype=F64, noise=0.1):
+    """Standard-normal X (N, D) and y = X w + b + noise, from a seeded generator."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=g, dtype=F64)
+    w = torch.randn(d, generator=g, dtype=F64)
+    b = 3 * torch.randn((), generator=g, dtype=F64)
+    y = X @ w + b + noise * torch.randn(n, generator=g, dtype=F64)
+    return X.to(dtype), y.to(dtype)
+
+
+def _orthogonal_design(seed, n, d, dtype):
+    """X (N, D), N > 2D, with centred orthogonal columns of norm sqrt(N) (cosines of D
+    frequencies, rows shuffled, signs flipped): [X, 1] has condition number 1, so a float32
+    least-squares fit is accurate to a few ulps whatever the method."""
+    g = torch.Generator().manual_seed(seed)
+    i = torch.randperm(n, generator=g).to(F64).unsqueeze(1)                       # (N, 1)
+    k = torch.arange(1, d + 1, dtype=F64)                                          # (D,)
+    signs = torch.randint(0, 2, (d,), generator=g).to(F64) * 2 - 1
+    X = math.sqrt(2) * torch.cos(2 * math.pi * k * i / n) * signs                  # (N, D)
+    w = torch.randn(d, generator=g, dtype=F64)
+    b = 3 * torch.randn((), generator=g, dtype=F64)
+    y = X @ w + b + 0.1 * torch.randn(n, generator=g, dtype=F64)
+    return X.to(dtype), y.to(dtype)
+
+
+def _stable_lr(X, fraction):
+    """FRACTION of the largest step that keeps every single-sample update contractive:
+    one update on sample i scales the error along a_i = (x_i, 1) by 1 - 2 lr |a_i|^2."""
+    return fraction / (2 * float((_design(X.double()) ** 2).sum(1).max()))
+
+
+small_data = st.tuples(st.integers(1, 8), st.integers(1, 4))  # (N, D)
+
+
+# ----------------------------------------------------------------------- closed form
+
+@given(seed=tks.seeds(), nd=st.tuples(st.integers(1, 4), st.integers(4, 12)), noncontiguous=st.booleans())
+def test_closed_form_matches_lstsq_in_float64(kata, device, seed, nd, noncontiguous):
+    d, extra = nd
+    X, y = _well_conditioned(seed, d + extra, d)
+    X, y = _strided(X, noncontiguous).to(device), y.to(device)
+    w, b = kata.call("fit_closed_form", X, y)
+    want_w, want_b = _lstsq(X, y)
+    inputs = {"X": X, "y": y}
+    assert_close(w, want_w.to(device), what="fit_closed_form: w (vs torch.linalg.lstsq on [X, 1])", inputs=inputs)
+    assert_close(b, want_b.to(device), what="fit_closed_form: b (vs torch.linalg.lstsq on [X, 1])", inputs=inputs)
+
+
+@given(seed=tks.seeds(), d=st.integers(1, 4), n=st.integers(9, 16), noncontiguous=st.booleans())
+def test_closed_form_keeps_float32(kata, device, seed, d, n, noncontiguous):
+    X, y = _orthogonal_design(seed, n, d, torch.float32)
+    X, y = _strided(X, noncontiguous).to(device), _strided(y, noncontiguous).to(device)
+    w, b = kata.call("fit_closed_form", X, y)
+    want_w, want_b = _lstsq(X, y)
+    inputs = {"X": X, "y": y}
+    assert_close(w, want_w.float().to(device), what="fit_closed_form: float32 w", inputs=inputs)
+    assert_close(b, want_b.float().to(device), what="fit_closed_form: float32 b", inputs=inputs)
+
+
+@given(seed=tks.seeds(), d=st.integers(1, 3), offset=st.floats(-100, 100))
+def test_closed_form_recovers_an_exact_affine_relation_with_its_intercept(kata, device, seed, d, offset):
+    X, _ = _well_conditioned(seed, d + 6, d)
+    w_true = torch.arange(1, d + 1, dtype=F64) / 2
+    y = X @ w_true + offset
+    w, b = kata.call("fit_closed_form", X.to(device), y.to(device))
+    inputs = {"X": X, "y": y, "true w": w_true, "true b": offset}
+    assert_close(w, w_true.to(device), what="fit_closed_form: w for noise-free data", inputs=inputs)
+    assert_close(b, torch.tensor(offset, dtype=F64, device=device),
+                 what="fit_closed_form: b (the intercept) for noise-free data", inputs=inputs)
+
+
+def test_closed_form_fits_a_line_through_two_points(kata, device):
+    X = torch.tensor([[0.0], [1.0]], dtype=F64, device=device)
+    y = torch.tensor([1.0, 3.0], dtype=F64, device=device)
+    w, b = kata.call("fit_closed_form", X, y)
+    assert_close(w, torch.tensor([2.0], dtype=F64, device=device), what="fit_closed_form: slope of y = 2x + 1",
+                 inputs={"X": X, "y": y})
+    assert_close(b, torch.tensor(1.0, dtype=F64, device=device), what="fit_closed_form: intercept of y = 2x + 1",
+                 inputs={"X": X, "y": y})
+
+
+# ------------------------------------------------------------------- gradient descent
+
+@given(nd=small_data, dtype=tks.float_dtypes(), epochs=st.integers(1, 8), fraction=st.floats(0.05, 1.0),
+       data=st.data())
+def test_full_batch_descent_matches_the_update_rule(kata, device, nd, dtype, epochs, fraction, data):
+    # batch_size=None: one update per epoch on the whole set, so the order does not matter.
+    n, d = nd
+    X = data.draw(tks.tensors(shape=(n, d), dtype=dtype, min_value=-1, max_value=1), label="X")
+    y = data.draw(tks.tensors(shape=(n,), dtype=dtype, min_value=-1, max_value=1), label="y")
+    lr = _stable_lr(X, fraction)
+    X, y = X.to(device), y.to(device)
+    got = kata.call("fit_gradient_descent", X, y, lr, epochs)
+    want = _descend(X, y, lr, epochs, lambda e: [range(n)])
+    _check_fit(got, want, dtype, device, what="fit_gradient_descent(batch_size=None)",
+               inputs={"X": X, "y": y, "lr": lr, "epochs": epochs})
+
+
+@given(n=st.integers(1, 12), batch_size=st.integers(1, 14), epochs=st.integers(1, 3), seed=tks.seeds(),
+       dtype=tks.float_dtypes())
+def test_each_epoch_makes_one_update_per_batch_including_the_last_partial_one(kata, device, n, batch_size, epochs,
+                                                                            seed, dtype):
+    # Every row of X is the same sample, so every order gives the same run and the number of
+    # updates per epoch, ceil(N / batch_size), decides the result: each update shrinks the
+    # error by the factor 1 - 2 lr |(x, 1)|^2 = 0.7.
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(1, 2, generator=g, dtype=F64) * 2 - 1
+    X = x.expand(n, 2).to(dtype)
+    y = torch.full((n,), float(torch.randn((), generator=g, dtype=F64)), dtype=dtype)
+    lr = _stable_lr(X, 0.3)
+    got = kata.call("fit_gradient_descent", X.to(device), y.to(device), lr, epochs, batch_size)
+    updates = math.ceil(n / batch_size)
+    want = _descend(X, y, lr, epochs, lambda e: [[0]] * updates)
+    _check_fit(got, want, dtype, device,
+               what=f"fit_gradient_descent with N={n}, batch_size={batch_size} ({updates} updates per epoch)",
+               inputs={"X": X, "y": y, "lr": lr, "epochs": epochs, "batch_size": batch_size})
+
+
+def _small_problem_sizes():
+    """(N, batch_size, epochs) with at most ~40 possible runs to enumerate."""
+    out = []
+    for n in (2, 3, 4):
+        for size in range(1, n + 2):
+            count = len(_ordered_partitions(n, size))
+            epochs = max([e for e in (1, 2, 3) if count ** e <= 40] or [1])
+            out.append((n, size, epochs))
+    return out
+
+
+SMALL_PROBLEMS = _small_problem_sizes()
+
+
+@given(problem=st.sampled_from(SMALL_PROBLEMS), d=st.integers(1, 3), fraction=st.floats(0.1, 1.0), data=st.data())
+def test_each_epoch_is_one_pass_over_a_shuffled_order(kata, device, problem, d, fraction, data):
+    # The result must be the run of one of the possible per-epoch orders (all enumerated):
+    # every sample used once per epoch, in batches of batch_size, one mean-gradient step each.
+    n, size, epochs = problem
+    X = data.draw(tks.tensors(shape=(n, d), dtype=F64, min_value=-1, max_value=1), label="X")
+    y = data.draw(tks.tensors(shape=(n,), dtype=F64, min_value=-1, max_value=1), label="y")
+    lr = _stable_lr(X, fraction)
+    got = kata.call("fit_gradient_descent", X.to(device), y.to(device), lr, epochs, size)
+    runs, _ = _all_runs(X, y, lr, epochs, size)
+    best = _closest(got, runs)
+    _check_fit(got, runs[best], F64, device,
+               what=f"fit_gradient_descent(batch_size={size}) vs the closest of the {len(runs)} possible "
+                    "shuffled runs", inputs={"X": X, "y": y, "lr": lr, "epochs": epochs, "batch_size": size})
+
+
+def test_sgd_draws_a_new_order_every_epoch(kata, device):
+    # Two samples, batch_size=1, three epochs: each epoch runs (0, 1) or (1, 0), and the 8
+    # possible runs are far apart, so each result tells which orders were used. Reshuffling
+    # with a uniform permutation every epoch repeats one order three times with probability
+    # 1/4; over 20 generator seeds all runs look that way with probability 4**-20 < 1e-12.
+    X = torch.tensor([[0.9], [-0.4]], dtype=F64)
+    y = torch.tensor([0.5, 1.3], dtype=F64)
+    lr, epochs = 0.15, 3
+    runs, parts = _all_runs(X, y, lr, epochs, 1)
+    chosen = []
+    for seed in range(20):
+        got = kata.run(d09.fit_seeded, X.to(device), y.to(device), lr, epochs, 1, seed)
+        got = (got["w"], got["b"], got["history"])
+        best = _closest(got, runs)
+        _check_fit(got, runs[best], F64, device, what=f"fit_gradient_descent(batch_size=1), generator seed {seed}",
+                   inputs={"X": X, "y": y, "lr": lr, "epochs": epochs})
+        chosen.append(best)
+    orders = sorted({tuple(parts[i][0] + parts[i][1] for i in c) for c in chosen})
+    expect(any(len(set(c)) > 1 for c in chosen),
+           f"with 20 generator seeds every run used the same order in all {epochs} epochs "
+           f"(orders seen: {orders}); shuffle again at the start of every epoch")
+
+
+@given(nd=st.tuples(st.integers(4, 8), st.integers(1, 3)), batch_size=st.integers(1, 3), epochs=st.integers(1, 3),
+       seed=tks.seeds(), data=st.data())
+def test_same_generator_seed_gives_the_same_fit_whatever_the_global_rng(kata, device, nd, batch_size, epochs,
+                                                                      seed, data):
+    n, d = nd
+    X = data.draw(tks.tensors(shape=(n, d), dtype=F64, min_value=-1, max_value=1), label="X")
+    y = data.draw(tks.tensors(shape=(n,), dtype=F64, min_value=-1, max_value=1), label="y")
+    lr = _stable_lr(X, 0.5)
+    runs = kata.run(d09.fit_seeded_under_global_seeds, X.to(device), y.to(device), lr, epochs, batch_size, seed,
+                    [0, 1])
+    for i, run in enumerate(runs[1:], 1):
+        same = (torch.equal(run["w"], runs[0]["w"]) and torch.equal(run["b"], runs[0]["b"])
+                and run["history"] == runs[0]["history"])
+        expect(same, f"two runs with torch.Generator().manual_seed({seed}) differ (run {i} was made under a "
+                     f"different global seed): w {runs[0]['w'].tolist()} vs {run['w'].tolist()}, "
+                     f"b {runs[0]['b'].item()} vs {run['b'].item()}; draw every shuffle from `generator`")
+
+
+def test_zero_epochs_returns_the_zero_start_and_an_empty_history(kata, device):
+    X, y = _well_conditioned(0, 5, 2)
+    w, b, history = kata.call("fit_gradient_descent", X.to(device), y.to(device), 0.1, 0, 2)
+    assert_close(w, torch.zeros(2, dtype=F64, device=device), what="w after 0 epochs", inputs={"X": X, "y": y})
+    assert_close(b, torch.zeros((), dtype=F64, device=device), what="b after 0 epochs", inputs={"X": X, "y": y})
+    expect(history == [], f"history after 0 epochs should be [], got {history!r}")
+
+
+@given(batch_size=st.sampled_from([None, 1, 3]), epochs=st.integers(1, 4))
+def test_history_is_a_list_of_python_floats_one_per_epoch(kata, device, batch_size, epochs):
+    X, y = _well_conditioned(1, 7, 2, dtype=torch.float32)
+    out = kata.call("fit_gradient_descent", X.to(device), y.to(device), 0.05, epochs, batch_size)
+    history = out[2]
+    expect(isinstance(history, list) and len(history) == epochs
+           and all(isinstance(h, float) for h in history),
+           f"history should be a list of {epochs} Python floats (use .item()), got {history!r}")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_full_batch_descent_converges_to_the_closed_form(kata, device, seed):
+    # Noisy data, lr = 2 / (L + mu) for the MSE's Hessian 2/N [X,1]^T [X,1]: the error shrinks
+    # by (kappa - 1) / (kappa + 1) < 0.7 per epoch, so 150 epochs reach float64 precision.
+    X, y = _well_conditioned(seed, 32, 3)
+    eig = torch.linalg.eigvalsh(2 * _design(X).T @ _design(X) / X.shape[0])
+    lr = float(2 / (eig[0] + eig[-1]))
+    w, b, _ = kata.call("fit_gradient_descent", X.to(device), y.to(device), lr, 150)
+    want_w, want_b = _lstsq(X, y)
+    inputs = {"X": X, "y": y, "lr": lr, "epochs": 150}
+    assert_close(w, want_w.to(device), what="full-batch w after convergence (vs least squares)", inputs=inputs)
+    assert_close(b, want_b.to(device), what="full-batch b after convergence (vs least squares)", inputs=inputs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_stochastic_and_minibatch_descent_converge_on_consistent_data(kata, device, batch_size):
+    # y = X w + b exactly: every sample's gradient vanishes at the solution, so SGD and
+    # mini-batch descent with a constant, stable lr converge to it (linearly), whatever the order.
+    X, y = _well_conditioned(2, 16, 2, noise=0.0)
+    lr = _stable_lr(X, 0.8)
+    w, b, history = kata.call("fit_gradient_descent", X.to(device), y.to(device), lr, 60, batch_size)
+    want_w, want_b = _lstsq(X, y)
+    inputs = {"X": X, "y": y, "lr": lr, "epochs": 60, "batch_size": batch_size}
+    assert_close(w, want_w.to(device), what=f"batch_size={batch_size}: w after 60 epochs", inputs=inputs)
+    assert_close(b, want_b.to(device), what=f"batch_size={batch_size}: b after 60 epochs", inputs=inputs)

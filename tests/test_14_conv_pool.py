@@ -1,0 +1,356 @@
+"""Hidden suite for kata 14_conv_pool: conv2d, conv1d and 2-D pooling from scratch.
+
+Values are compared with torch's own ops (F.conv2d, F.conv1d, F.max_pool2d, F.avg_pool2d)
+over hypothesis-drawn shapes, non-square kernels and inputs, strides, paddings, dilations
+and groups (each drawn as an int or as a (height, width) pair). A convolution sums
+C/groups * kH * kW products per output element, so float64 inputs are compared with float64
+defaults, and float32 results against torch's op evaluated in float64 with a tolerance that
+grows with the number of summed terms (see _conv_tolerance). Gradients are compared in
+float64 with torch's, through a random upstream gradient.
+"""
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import assume, given, strategies as st
+
+from torchkata import strategies as tks
+from torchkata.guard import ForbiddenCallableError
+from torchkata.testing import assert_close, expect, torch_grad
+
+# Named explicitly: the plugin's file-name pattern reads test_14_conv_pool as kata "14_conv"
+# with a "_pool" suffix (its lazy group stops at the first "_<lowercase>" tail).
+KATA = "14_conv_pool"
+
+
+def _upstream(shape, dtype, device, seed):
+    """A random upstream gradient (seeded, so hypothesis replays it)."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, generator=g, dtype=dtype).to(device)
+
+
+def _int_or_pair(draw, pair, label):
+    """PAIR (h, w) as drawn: an int when both sides agree and hypothesis says so, else a tuple."""
+    if pair[0] == pair[1] and draw(st.booleans(), label=f"{label} as int"):
+        return pair[0]
+    return tuple(pair)
+
+
+@st.composite
+def conv2d_cases(draw, dtype=torch.float64, noncontiguous=None, min_groups=1, max_groups=3,
+                 min_dilation=1, min_padding=0, bias=None):
+    """(x, weight, bias or None, params): a valid F.conv2d call with every knob drawn."""
+    groups = draw(st.integers(min_groups, max_groups), label="groups")
+    c_g = draw(st.integers(1, 2), label="C // groups")
+    o_g = draw(st.integers(1, 2), label="O // groups")
+    n = draw(st.integers(1, 2), label="N")
+    kernel = tuple(draw(st.integers(1, 3), label=f"k{d}") for d in "HW")
+    stride = tuple(draw(st.integers(1, 3), label=f"stride {d}") for d in "HW")
+    padding = tuple(draw(st.integers(min_padding, 2), label=f"padding {d}") for d in "HW")
+    dilation = tuple(draw(st.integers(min_dilation, 2), label=f"dilation {d}") for d in "HW")
+    size = []
+    for k, p, d in zip(kernel, padding, dilation):
+        span = d * (k - 1) + 1
+        size.append(draw(st.integers(max(1, span - 2 * p), span + 5), label="input side"))
+    x = draw(tks.tensors(shape=(n, groups * c_g, *size), dtype=dtype, noncontiguous=noncontiguous), label="x")
+    w = draw(tks.tensors(shape=(groups * o_g, c_g, *kernel), dtype=dtype, noncontiguous=noncontiguous), label="weight")
+    with_bias = draw(st.booleans(), label="with bias") if bias is None else bias
+    b = draw(tks.tensors(shape=(groups * o_g,), dtype=dtype, noncontiguous=False), label="bias") if with_bias else None
+    params = dict(stride=_int_or_pair(draw, stride, "stride"), padding=_int_or_pair(draw, padding, "padding"),
+                  dilation=_int_or_pair(draw, dilation, "dilation"), groups=groups)
+    return x, w, b, params
+
+
+@st.composite
+def conv1d_cases(draw, dtype=torch.float64, noncontiguous=None):
+    """(x (N, C, L), weight (O, C/groups, k), bias or None, params) for F.conv1d."""
+    groups = draw(st.integers(1, 3), label="groups")
+    c_g, o_g = draw(st.integers(1, 2), label="C // groups"), draw(st.integers(1, 2), label="O // groups")
+    n, k = draw(st.integers(1, 2), label="N"), draw(st.integers(1, 4), label="k")
+    stride, padding, dilation = (draw(st.integers(1, 3), label="stride"), draw(st.integers(0, 2), label="padding"),
+                                 draw(st.integers(1, 3), label="dilation"))
+    span = dilation * (k - 1) + 1
+    length = draw(st.integers(max(1, span - 2 * padding), span + 6), label="L")
+    x = draw(tks.tensors(shape=(n, groups * c_g, length), dtype=dtype, noncontiguous=noncontiguous), label="x")
+    w = draw(tks.tensors(shape=(groups * o_g, c_g, k), dtype=dtype, noncontiguous=noncontiguous), label="weight")
+    b = draw(tks.tensors(shape=(groups * o_g,), dtype=dtype), label="bias") if draw(st.booleans()) else None
+    return x, w, b, dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+@st.composite
+def pool_cases(draw, dtype=torch.float64, min_value=-10, max_value=10, min_padding=0, stride_none=None):
+    """(x (N, C, H, W), params): a valid F.max_pool2d / F.avg_pool2d call (padding <= kernel / 2)."""
+    kernel = tuple(draw(st.integers(1, 3), label=f"k{d}") for d in "HW")
+    padding = tuple(draw(st.integers(min(min_padding, k // 2), k // 2), label="padding") for k in kernel)
+    if stride_none is None:
+        stride_none = draw(st.booleans(), label="stride omitted")
+    stride = None if stride_none else tuple(draw(st.integers(1, 3), label="stride") for _ in kernel)
+    size = tuple(draw(st.integers(max(1, k - 2 * p), k + 5), label="input side") for k, p in zip(kernel, padding))
+    shape = (draw(st.integers(1, 2), label="N"), draw(st.integers(1, 3), label="C"), *size)
+    x = draw(tks.tensors(shape=shape, dtype=dtype, min_value=min_value, max_value=max_value), label="x")
+    params = dict(kernel_size=_int_or_pair(draw, kernel, "kernel_size"), padding=_int_or_pair(draw, padding, "padding"))
+    if stride is not None:
+        params["stride"] = _int_or_pair(draw, stride, "stride")
+    return x, params
+
+
+def _f64(fn, *tensors, **kwargs):
+    """torch's FN on float64 copies of the tensors (None passes through)."""
+    return fn(*[t.double() if t is not None else None for t in tensors], **kwargs)
+
+
+def _conv_tolerance(x, w, b, params, conv):
+    """(rtol, atol) for a float32 convolution compared with float64 torch.
+
+    Each output sums K = C/groups * kH * kW products (plus the bias). Any summation order has
+    error at most about K * eps * sum(|x| * |w|), so atol grows with K and with the magnitude
+    of the products: a correct from-scratch solution summing in another order than torch's
+    kernel passes, while a wrong tap, padding or group is off by a whole product.
+    """
+    k = w[0].numel() + 1
+    scale = _f64(conv, x.abs(), w.abs(), None if b is None else b.abs(), **params).max().item()
+    eps = torch.finfo(torch.float32).eps
+    return 1.3e-6, max(1e-5, 2 * k * eps * scale)
+
+
+INTS = st.integers  # short for the @given lines below
+
+
+# ------------------------------------------------------------------------- conv_output_size
+
+@given(size=INTS(1, 40), kernel=INTS(1, 7), stride=INTS(1, 4), padding=INTS(0, 3), dilation=INTS(1, 3))
+def test_conv_output_size_matches_torch(kata, size, kernel, stride, padding, dilation):
+    assume(size + 2 * padding >= dilation * (kernel - 1) + 1)  # sizes torch accepts
+    got = kata.call("conv_output_size", size, kernel, stride, padding, dilation)
+    real = F.conv1d(torch.zeros(1, 1, size), torch.zeros(1, 1, kernel), stride=stride, padding=padding,
+                    dilation=dilation).shape[-1]
+    expect(got == real, f"conv_output_size({size}, kernel={kernel}, stride={stride}, padding={padding}, "
+                        f"dilation={dilation}) returned {got!r}; F.conv1d gives length {real}")
+
+
+@given(size=INTS(1, 40), kernel=INTS(1, 7))
+def test_conv_output_size_defaults_to_stride_1_no_padding_no_dilation(kata, size, kernel):
+    got = kata.call("conv_output_size", size, kernel)
+    expect(isinstance(got, int), f"conv_output_size must return an int, got {type(got).__name__}")
+    expect(got == size - kernel + 1, f"conv_output_size({size}, {kernel}) returned {got}, expected {size - kernel + 1}")
+
+
+# ----------------------------------------------------------------------------------- conv2d
+
+@given(case=conv2d_cases())
+def test_conv2d_matches_torch_in_float64(kata, device, case):
+    x, w, b, params = (t.to(device) if isinstance(t, torch.Tensor) else t for t in case)
+    got = kata.call("conv2d", x, w, b, **params)
+    assert_close(got, F.conv2d(x, w, b, **params), what="conv2d(x, weight, bias, ...)",
+                 inputs={"x": x, "weight": w, "bias": b, **params})
+
+
+@given(case=conv2d_cases(min_dilation=2, max_groups=1))
+def test_conv2d_applies_dilation(kata, device, case):
+    x, w, b, params = (t.to(device) if isinstance(t, torch.Tensor) else t for t in case)
+    assert_close(kata.call("conv2d", x, w, b, **params), F.conv2d(x, w, b, **params),
+                 what="conv2d with dilation >= 2", inputs={"x": x, "weight": w, **params})
+
+
+@given(case=conv2d_cases(min_padding=1, max_groups=1))
+def test_conv2d_pads_both_sides_with_zeros(kata, device, case):
+    x, w, b, params = (t.to(device) if isinstance(t, torch.Tensor) else t for t in case)
+    assert_close(kata.call("conv2d", x, w, b, **params), F.conv2d(x, w, b, **params),
+                 what="conv2d with padding >= 1 (padding goes on both sides)", inputs={"x": x, "weight": w, **params})
+
+
+@given(case=conv2d_cases(min_groups=2))
+def test_conv2d_convolves_each_group_with_its_own_channels(kata, device, case):
+    x, w, b, params = (t.to(device) if isinstance(t, torch.Tensor) else t for t in case)
+    assert_close(kata.call("conv2d", x, w, b, **params), F.conv2d(x, w, b, **params),
+                 what=f"conv2d with groups={params['groups']}", inputs={"x": x, "weight": w, **params})
+
+
+def test_conv2d_is_cross_correlation_not_flipped_convolution(kata, device):
+    x = torch.arange(16, dtype=torch.float64, device=device).reshape(1, 1, 4, 4)
+    w = torch.tensor([[[[1.0, 2.0], [3.0, 5.0]]]], dtype=torch.float64, device=device)  # not symmetric
+    assert_close(kata.call("conv2d", x, w), F.conv2d(x, w),
+                 what="conv2d (cross-correlation: out[i, j] = sum x[i + a, j + b] * w[a, b], no kernel flip)",
+                 inputs={"x": x, "weight": w})
+
+
+@given(case=conv2d_cases(dtype=torch.float32))
+def test_conv2d_float32_matches_torch_within_summation_error(kata, device, case):
+    x, w, b, params = case
+    rtol, atol = _conv_tolerance(x, w, b, params, F.conv2d)
+    x, w, b = (t.to(device) if t is not None else None for t in (x, w, b))
+    got = kata.call("conv2d", x, w, b, **params)
+    expected = _f64(F.conv2d, x, w, b, **params).float()
+    assert_close(got, expected, what="conv2d in float32 (vs float64 torch)", rtol=rtol, atol=atol,
+                 inputs={"x": x, "weight": w, "bias": b, **params})
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_conv2d_keeps_dtype_and_device(kata, device, dtype):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 4, 5, 6, generator=g, dtype=dtype).to(device)
+    w = torch.randn(6, 2, 3, 2, generator=g, dtype=dtype).to(device)
+    b = torch.randn(6, generator=g, dtype=dtype).to(device)
+    got = kata.call("conv2d", x, w, b, stride=(2, 1), padding=1, dilation=(1, 2), groups=2)
+    expect(isinstance(got, torch.Tensor), f"conv2d returned {type(got).__name__}, expected a tensor")
+    expect(got.dtype == dtype and got.device == x.device,
+           f"conv2d returned {got.dtype} on {got.device} for {dtype} inputs on {x.device}")
+    expect(tuple(got.shape) == (2, 6, 3, 6), f"conv2d output shape {tuple(got.shape)}, expected (2, 6, 3, 6)")
+
+
+@given(case=conv2d_cases(noncontiguous=True))
+def test_conv2d_accepts_noncontiguous_inputs(kata, device, case):
+    x, w, b, params = (t.to(device) if isinstance(t, torch.Tensor) else t for t in case)
+    assert_close(kata.call("conv2d", x, w, b, **params), F.conv2d(x, w, b, **params),
+                 what="conv2d on non-contiguous x and weight", inputs={"x": x, "weight": w, **params})
+
+
+@given(case=conv2d_cases(bias=True), seed=tks.seeds())
+def test_conv2d_gradients_match_torch(kata, device, case, seed):
+    x, w, b, params = (t.to(device) if isinstance(t, torch.Tensor) else t for t in case)
+    go = _upstream(F.conv2d(x, w, b, **params).shape, torch.float64, device, seed)
+    _, exp_grads = torch_grad(F.conv2d, x, w, b, grad_output=go, **params)
+    _, got_grads = kata.grad("conv2d", x, w, b, grad_output=go, **params)
+    for name, g_got, g_exp in zip(("x", "weight", "bias"), got_grads, exp_grads):
+        assert_close(g_got, g_exp, what=f"d loss / d {name} of conv2d", inputs={"x": x, "weight": w, **params})
+
+
+def test_conv2d_rejects_mismatched_channels(kata, device):
+    x = torch.zeros(1, 3, 5, 5, dtype=torch.float64, device=device)
+    w = torch.zeros(4, 2, 3, 3, dtype=torch.float64, device=device)  # expects 2 * groups = 2 channels
+    try:
+        kata.call("conv2d", x, w)
+    except (NotImplementedError, ForbiddenCallableError):
+        raise
+    except (ValueError, RuntimeError):
+        return  # a ValueError of its own, or torch's RuntimeError from a shape mismatch
+    raise AssertionError("conv2d accepted x with 3 channels and weight (4, 2, 3, 3) with groups=1: "
+                         "C must equal weight.shape[1] * groups; raise ValueError")
+
+
+# ----------------------------------------------------------------------------------- conv1d
+
+@given(case=conv1d_cases())
+def test_conv1d_matches_torch_in_float64(kata, device, case):
+    x, w, b, params = (t.to(device) if isinstance(t, torch.Tensor) else t for t in case)
+    assert_close(kata.call("conv1d", x, w, b, **params), F.conv1d(x, w, b, **params),
+                 what="conv1d(x, weight, bias, ...)", inputs={"x": x, "weight": w, "bias": b, **params})
+
+
+@given(case=conv1d_cases(dtype=torch.float32))
+def test_conv1d_float32_matches_torch_within_summation_error(kata, device, case):
+    x, w, b, params = case
+    rtol, atol = _conv_tolerance(x, w, b, params, F.conv1d)
+    x, w, b = (t.to(device) if t is not None else None for t in (x, w, b))
+    assert_close(kata.call("conv1d", x, w, b, **params), _f64(F.conv1d, x, w, b, **params).float(),
+                 what="conv1d in float32 (vs float64 torch)", rtol=rtol, atol=atol,
+                 inputs={"x": x, "weight": w, "bias": b, **params})
+
+
+@given(case=conv1d_cases(), seed=tks.seeds())
+def test_conv1d_gradients_match_torch(kata, device, case, seed):
+    x, w, b, params = (t.to(device) if isinstance(t, torch.Tensor) else t for t in case)
+    out = F.conv1d(x, w, b, **params)
+    go = _upstream(out.shape, torch.float64, device, seed)
+    _, exp_grads = torch_grad(F.conv1d, x, w, b, grad_output=go, **params)
+    _, got_grads = kata.grad("conv1d", x, w, b, grad_output=go, **params)
+    for name, g_got, g_exp in zip(("x", "weight", "bias"), got_grads, exp_grads):
+        if b is not None or name != "bias":
+            assert_close(g_got, g_exp, what=f"d loss / d {name} of conv1d", inputs={"x": x, "weight": w, **params})
+
+
+# ---------------------------------------------------------------------------------- pooling
+
+@given(case=pool_cases(dtype=tks.float_dtypes()))
+def test_max_pool2d_matches_torch(kata, device, case):
+    x, params = case
+    x = x.to(device)
+    # A maximum is exact: no rounding, so the dtype's default tolerance is plenty.
+    assert_close(kata.call("max_pool2d", x, **params), F.max_pool2d(x, **params),
+                 what="max_pool2d(x, ...)", inputs={"x": x, **params})
+
+
+@given(case=pool_cases(min_value=-10, max_value=-1, min_padding=1))
+def test_max_pool2d_padding_never_wins_over_negative_values(kata, device, case):
+    x, params = case
+    x = x.to(device)
+    assert_close(kata.call("max_pool2d", x, **params), F.max_pool2d(x, **params),
+                 what="max_pool2d of all-negative x with padding (padding counts as -inf, not 0)",
+                 inputs={"x": x, **params})
+
+
+@given(case=pool_cases(), seed=tks.seeds())
+def test_max_pool2d_gradients_match_torch(kata, device, case, seed):
+    x, params = case
+    # Distinct values, so every window has one maximum and the gradient is unambiguous.
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.randperm(x.numel(), generator=g).to(torch.float64) - x.numel() / 2).reshape(x.shape).to(device)
+    out = F.max_pool2d(x, **params)
+    go = _upstream(out.shape, torch.float64, device, seed)
+    _, (exp,) = torch_grad(F.max_pool2d, x, grad_output=go, **params)
+    _, (got,) = kata.grad("max_pool2d", x, grad_output=go, **params)
+    assert_close(got, exp, what="d loss / d x of max_pool2d", inputs={"x": x, **params})
+
+
+@given(case=pool_cases(dtype=tks.float_dtypes()))
+def test_avg_pool2d_matches_torch_counting_padding(kata, device, case):
+    x, params = case
+    x = x.to(device)
+    # At most 9 terms per window: float32 rounding stays within the dtype's default tolerance.
+    expected = _f64(F.avg_pool2d, x, count_include_pad=True, **params).to(x.dtype)
+    assert_close(kata.call("avg_pool2d", x, **params), expected, what="avg_pool2d(x, ...)", inputs={"x": x, **params})
+
+
+@given(case=pool_cases(), seed=tks.seeds())
+def test_avg_pool2d_gradients_match_torch(kata, device, case, seed):
+    x, params = case
+    x = x.to(device)
+    out = F.avg_pool2d(x, **params)
+    go = _upstream(out.shape, torch.float64, device, seed)
+    _, (exp,) = torch_grad(F.avg_pool2d, x, grad_output=go, **params)
+    _, (got,) = kata.grad("avg_pool2d", x, grad_output=go, **params)
+    assert_close(got, exp, what="d loss / d x of avg_pool2d", inputs={"x": x, **params})
+
+
+def _sum_pool(x, kernel_size, stride=None, padding=0):
+    k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    return F.avg_pool2d(x, kernel_size, stride, padding, count_include_pad=True) * (k[0] * k[1])
+
+
+@given(case=pool_cases(dtype=tks.float_dtypes()))
+def test_sum_pool2d_is_window_sums(kata, device, case):
+    x, params = case
+    x = x.to(device)
+    expected = _f64(_sum_pool, x, **params).to(x.dtype)
+    assert_close(kata.call("sum_pool2d", x, **params), expected, what="sum_pool2d(x, ...)", inputs={"x": x, **params})
+
+
+@given(case=pool_cases(), seed=tks.seeds())
+def test_sum_pool2d_gradients_match_torch(kata, device, case, seed):
+    x, params = case
+    x = x.to(device)
+    out = _sum_pool(x, **params)
+    go = _upstream(out.shape, torch.float64, device, seed)
+    _, (exp,) = torch_grad(_sum_pool, x, grad_output=go, **params)
+    _, (got,) = kata.grad("sum_pool2d", x, grad_output=go, **params)
+    assert_close(got, exp, what="d loss / d x of sum_pool2d", inputs={"x": x, **params})
+
+
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d", "sum_pool2d"])
+@given(case=pool_cases(stride_none=True))
+def test_pooling_stride_defaults_to_kernel_size(kata, device, name, case):
+    x, params = case
+    x = x.to(device)
+    expected = {"max_pool2d": F.max_pool2d, "avg_pool2d": F.avg_pool2d, "sum_pool2d": _sum_pool}[name](x, **params)
+    assert_close(kata.call(name, x, **params), expected,
+                 what=f"{name} without stride (non-overlapping windows: stride = kernel_size)",
+                 inputs={"x": x, **params})
+
+
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d", "sum_pool2d"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_pooling_keeps_dtype_device_and_shape(kata, device, name, dtype):
+    x = torch.randn(2, 3, 7, 5, generator=torch.Generator().manual_seed(0), dtype=dtype).to(device)
+    got = kata.call(name, x, (3, 2), stride=(2, 1), padding=(1, 0))
+    expect(isinstance(got, torch.Tensor) and got.dtype == dtype and got.device == x.device,
+           f"{name} must return a {dtype} tensor on {x.device}, got {getattr(got, 'dtype', type(got))}")
+    expect(tuple(got.shape) == (2, 3, 4, 4), f"{name} output shape {tuple(got.shape)}, expected (2, 3, 4, 4)")

@@ -1,0 +1,186 @@
+"""Hidden suite for kata 15_cnn_mnist: MnistCNN, accuracy and train_mnist.
+
+Cheap tests first: the model's shapes, size and purity, and accuracy() against a brute-force
+count, using a fake model that returns known logits and records the mode and grad state it
+was called in, over ragged batches. The last test trains the solution on real MNIST: the
+first 8,000 images of the official test split (KATAS_MNIST_ROOT, see
+../shared/data/mnist/README.md) train, the last 2,000 measure, and it must reach 97%. It is
+skipped with a reason when KATAS_MNIST_ROOT is unset. Its speed is reported by
+benchmarks/mnist_reference.py, not asserted here.
+"""
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+from drivers import d15 as drivers
+from torchkata import strategies as tks
+from torchkata.testing import assert_close, expect
+
+# Named explicitly: the plugin's file-name pattern reads test_15_cnn_mnist as kata "15_cnn"
+# with a "_mnist" suffix (its lazy group stops at the first "_<lowercase>" tail).
+KATA = "15_cnn_mnist"
+
+MNIST_ENV = "KATAS_MNIST_ROOT"
+TARGET_ACCURACY = 0.97
+
+
+# ------------------------------------------------------------------------------- MnistCNN
+
+@pytest.mark.parametrize("num_classes", [None, 10, 3])
+@given(n=st.integers(1, 5), x_seed=tks.seeds())
+def test_mnist_cnn_maps_images_to_logits_of_shape_n_by_num_classes(kata, device, num_classes, n, x_seed):
+    x = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(x_seed)).to(device)
+    out = kata.run(drivers.forward, x, num_classes)
+    want = (n, 10 if num_classes is None else num_classes)
+    expect(isinstance(out, torch.Tensor) and tuple(out.shape) == want,
+           f"MnistCNN({'' if num_classes is None else num_classes})(x) for x of shape {tuple(x.shape)} "
+           f"returned shape {tuple(getattr(out, 'shape', ()))}, expected {want}")
+    expect(out.dtype == torch.float32 and out.device == x.device,
+           f"logits must be float32 on {x.device}, got {out.dtype} on {out.device}")
+    expect(bool(torch.isfinite(out).all()), "MnistCNN returned inf or nan logits for images in [0, 1]")
+
+
+def test_mnist_cnn_has_fewer_than_500k_parameters(kata):
+    info = kata.run(drivers.parameter_count)
+    expect(info["is_module"], "MnistCNN() must be an nn.Module")
+    expect(0 < info["parameters"] < 500_000,
+           f"MnistCNN() has {info['parameters']} parameters; the kata asks for fewer than 500,000")
+
+
+@given(x_seed=tks.seeds())
+def test_mnist_cnn_forward_leaves_its_input_untouched(kata, device, x_seed):
+    # Normalisation belongs inside forward, and must not be done in place on the caller's batch.
+    x = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(x_seed)).to(device)
+    after = kata.run(drivers.forward_input_after, x.clone())
+    assert_close(after, x, what="the images after MnistCNN()(images) (forward must not modify its input)")
+
+
+# ------------------------------------------------------------------------------- accuracy
+
+@st.composite
+def lookup_cases(draw):
+    """(logits (M, C) with distinct values per row, labels (M,), batch sizes summing to M)."""
+    batch_sizes = draw(st.lists(st.integers(1, 7), min_size=1, max_size=5), label="batch sizes")
+    classes = draw(st.integers(2, 5), label="C")
+    m = sum(batch_sizes)
+    g = torch.Generator().manual_seed(draw(tks.seeds(), label="seed"))
+    # Each row a permutation of 0..C-1: one argmax per row, no ties to break.
+    logits = torch.argsort(torch.rand(m, classes, generator=g), dim=1).float()
+    labels = draw(tks.labels((m,), classes), label="labels")
+    return logits, labels, batch_sizes
+
+
+@given(case=lookup_cases())
+def test_accuracy_counts_argmax_hits_over_all_samples(kata, device, case):
+    logits, labels, batch_sizes = case
+    result = kata.run(drivers.accuracy_of_lookup_model, logits, labels, batch_sizes, device)
+    expected = (logits.argmax(dim=1) == labels).sum().item() / labels.numel()
+    # 1e-6: room for a float32 division of the two counts, far below 1 / (number of samples).
+    expect(abs(result["accuracy"] - expected) <= 1e-6,
+           f"accuracy returned {result['accuracy']!r}, expected {expected!r} "
+           f"(= {(logits.argmax(dim=1) == labels).sum().item()} hits / {labels.numel()} samples, "
+           f"batches of sizes {batch_sizes})")
+
+
+@given(batch=st.integers(2, 6), full_batches=st.integers(1, 3), data=st.data())
+def test_accuracy_weights_a_ragged_last_batch_by_its_size(kata, device, batch, full_batches, data):
+    last = data.draw(st.integers(1, batch - 1), label="last batch size")
+    sizes = [batch] * full_batches + [last]
+    m = sum(sizes)
+    logits = torch.argsort(torch.rand(m, 3, generator=torch.Generator().manual_seed(m)), dim=1).float()
+    # Right in the ragged last batch only: all samples give last / m, a mean of batch means
+    # gives 1 / (full_batches + 1), and the two differ whenever last < batch.
+    best = logits.argmax(dim=1)
+    labels = torch.where(torch.arange(m) >= m - last, best, (best + 1) % 3)
+    result = kata.run(drivers.accuracy_of_lookup_model, logits, labels, sizes, device)
+    expected = last / m
+    expect(abs(result["accuracy"] - expected) <= 1e-6,
+           f"accuracy returned {result['accuracy']!r} for batches of sizes {sizes} where only the last "
+           f"{last} samples are right; expected {expected!r} (hits over all samples, not a mean of batch means)")
+
+
+@pytest.mark.parametrize("start_training", [True, False], ids=["from_train_mode", "from_eval_mode"])
+def test_accuracy_calls_the_model_in_eval_mode(kata, device, start_training):
+    logits, labels = torch.eye(3).repeat(2, 1), torch.tensor([0, 1, 2, 0, 0, 0])
+    result = kata.run(drivers.accuracy_of_lookup_model, logits, labels, [4, 2], device, start_training)
+    expect(len(result["modes"]) > 0, "accuracy never called the model")
+    expect(not any(result["modes"]),
+           f"the model was called in training mode {sum(result['modes'])} of {len(result['modes'])} times: "
+           "accuracy must evaluate in eval mode (dropout off, batch-norm running statistics)")
+
+
+@pytest.mark.parametrize("start_training", [True, False], ids=["from_train_mode", "from_eval_mode"])
+def test_accuracy_restores_the_previous_mode(kata, device, start_training):
+    logits, labels = torch.eye(3), torch.tensor([0, 1, 1])
+    result = kata.run(drivers.accuracy_of_lookup_model, logits, labels, [2, 1], device, start_training)
+    expect(result["training_after"] == start_training,
+           f"the model was in {'train' if start_training else 'eval'} mode before accuracy and in "
+           f"{'train' if result['training_after'] else 'eval'} mode after: restore the previous mode")
+
+
+def test_accuracy_runs_without_grad(kata, device):
+    logits, labels = torch.eye(3), torch.tensor([0, 2, 1])
+    result = kata.run(drivers.accuracy_of_lookup_model, logits, labels, [2, 1], device)
+    expect(len(result["grad_enabled"]) > 0 and not any(result["grad_enabled"]),
+           "the model was called with grad enabled: wrap evaluation in torch.no_grad() (or inference_mode)")
+
+
+def test_accuracy_returns_a_python_float(kata, device):
+    logits, labels = torch.eye(3), torch.tensor([0, 2, 1])
+    result = kata.run(drivers.accuracy_of_lookup_model, logits, labels, [3], device)
+    expect(result["is_float"], f"accuracy returned {type(result['accuracy']).__name__} {result['accuracy']!r}, "
+                               "expected a Python float (use .item() or plain ints)")
+    expect(abs(result["accuracy"] - 1 / 3) <= 1e-6, f"accuracy returned {result['accuracy']!r}, expected 1/3")
+
+
+# ---------------------------------------------------------------------------- train_mnist
+
+def _read_idx(path: Path) -> np.ndarray:
+    """An IDX file (gzipped or not): big-endian header (magic, dims), then uint8 values."""
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def _find(root: Path, stem: str) -> Path | None:
+    for folder in (root / "MNIST" / "raw", root / "raw", root):
+        for name in (stem + ".gz", stem):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+@pytest.fixture(scope="module")
+def mnist_split():
+    """(x_train (8000, 1, 28, 28) in [0, 1], y_train, x_test (2000, ...), y_test) from the MNIST test split."""
+    root = os.environ.get(MNIST_ENV)
+    if not root:
+        pytest.skip(f"{MNIST_ENV} is not set: point it at a folder holding MNIST/raw/t10k-images-idx3-ubyte.gz "
+                    "and t10k-labels-idx1-ubyte.gz to train on real MNIST")
+    images, labels = _find(Path(root), "t10k-images-idx3-ubyte"), _find(Path(root), "t10k-labels-idx1-ubyte")
+    if images is None or labels is None:
+        pytest.skip(f"{MNIST_ENV}={root} holds no t10k-images-idx3-ubyte(.gz) / t10k-labels-idx1-ubyte(.gz)")
+    x = torch.from_numpy(_read_idx(images).copy()).float().div_(255).unsqueeze(1)
+    y = torch.from_numpy(_read_idx(labels).astype(np.int64))
+    assert x.shape == (10_000, 1, 28, 28) and y.shape == (10_000,), "unexpected MNIST test split shape"
+    return x[:8000], y[:8000], x[-2000:], y[-2000:]
+
+
+@pytest.mark.slow
+def test_train_mnist_reaches_97_percent_on_held_out_mnist(kata, device, mnist_split):
+    x_train, y_train, x_test, y_test = mnist_split
+    result = kata.run(drivers.train_and_predict, x_train, y_train, x_test, device)
+    expect(result["is_mnist_cnn"], "train_mnist must return the MnistCNN it trained")
+    expect(result["parameters"] < 500_000, f"the trained model has {result['parameters']} parameters (limit 500,000)")
+    acc = (result["predictions"] == y_test).double().mean().item()
+    expect(acc >= TARGET_ACCURACY,
+           f"train_mnist (default epochs, batches of 64) reached {acc:.2%} on the last 2,000 MNIST test images "
+           f"after training on the first 8,000; at least {TARGET_ACCURACY:.0%} is expected. "
+           "Is the input normalised inside forward? Is the model evaluated on raw [0, 1] images?")
