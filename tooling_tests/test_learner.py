@@ -1,4 +1,5 @@
 """The learner's loop: list order and progress, hint, show, reset, watch, check's summary."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -36,6 +37,7 @@ README = textwrap.dedent("""\
     </details>
 """)
 
+WIDE = {**os.environ, "COLUMNS": "200"}  # rich wraps at 80 columns without a terminal
 STUB = "def relu(x):\n    raise NotImplementedError('relu: keep the positive part')\n"
 SOLVED = "def relu(x):\n    return x.clamp_min(0)\n"
 
@@ -208,7 +210,6 @@ def test_watch_reruns_on_save_and_moves_on_when_the_kata_passes(project):
     assert watcher.poll() is True            # first look: runs at once
     assert watcher.poll() is False           # nothing saved since: no run
     module.write_text(SOLVED)
-    import os
     os.utime(module, ns=(1, 10**18))         # a save (mtime changes even within one clock tick)
     assert watcher.poll() is True
     assert ran == ["06_activations", "06_activations"]
@@ -236,20 +237,28 @@ def test_minimal_example_is_extracted_from_hypothesis_output():
 
 def test_watch_command_runs_the_real_suite_once(mini_project):
     """End to end: `torchkata watch` runs pytest on the stub and shows the first failure."""
-    result = subprocess.run([sys.executable, "-m", "torchkata", "watch", "06", "--device", "cpu",
-                             "--max-runs", "1", "--root", str(mini_project.path)],
-                            capture_output=True, text=True, timeout=300)
+    args = [sys.executable, "-m", "torchkata", "watch", "06", "--device", "cpu", "--max-runs", "1",
+            "--root", str(mini_project.path)]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300, env=WIDE)
     assert "first failure: test_relu_matches_torch" in result.stdout, result.stdout + result.stderr
     assert "NotImplementedError: relu: keep the positive part" in result.stdout
-    assert "Failing test case: test_relu_matches_torch(" in result.stdout
+
+
+def test_watch_shows_the_minimal_failing_example_of_a_wrong_solution(mini_project):
+    (mini_project.path / "katas/06_activations/activations.py").write_text("def relu(x):\n    return x.abs()\n")
+    args = [sys.executable, "-m", "torchkata", "watch", "06", "--device", "cpu", "--max-runs", "1",
+            "--root", str(mini_project.path)]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300, env=WIDE)
+    assert "Failing test case: test_relu_matches_torch(" in result.stdout, result.stdout
     assert "kata=<kata" not in result.stdout  # plumbing, not the learner's input
+    assert "relu(x): 1 of 1 elements differ" in result.stdout
 
 
 def test_check_command_summarizes_and_exits_by_the_verdict(mini_project):
     args = [sys.executable, "-m", "torchkata", "check", "06", "--device", "cpu", "--root", str(mini_project.path)]
-    failing = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    failing = subprocess.run(args, capture_output=True, text=True, timeout=300, env=WIDE)
     assert failing.returncode == 1 and "not yet: 0 passed, 1 failed" in failing.stdout
     (mini_project.path / "katas/06_activations/activations.py").write_text(SOLVED)
-    passing = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    passing = subprocess.run(args, capture_output=True, text=True, timeout=300, env=WIDE)
     assert passing.returncode == 0, passing.stdout
     assert "kata passes: 1 passed, 0 failed" in passing.stdout

@@ -21,13 +21,19 @@ from torchkata.catalog import KataSpec, load_catalog
 
 DEVICES = ("cpu", "cuda")
 
-_common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("dev", max_examples=20, print_blob=True, **_common)
-settings.register_profile("ci", max_examples=40, derandomize=True, database=None, print_blob=True, **_common)
-settings.register_profile("grade", max_examples=80, derandomize=True, database=None, **_common)
+# No `explain` phase anywhere: it re-runs a failing example hundreds of times under
+# sys.settrace (tens of seconds per failing test on a small machine) to annotate lines.
+_PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
+_common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+               phases=_PHASES)
+settings.register_profile("dev", max_examples=20, print_blob=True, report_multiple_bugs=False, **_common)
+settings.register_profile("ci", max_examples=40, derandomize=True, database=None, print_blob=True,
+                          report_multiple_bugs=False, **_common)
+settings.register_profile("grade", max_examples=80, derandomize=True, database=None, report_multiple_bugs=False,
+                          **_common)
 # verify: the ci examples, no shrinking (a mutant only has to fail, not be explained).
-settings.register_profile("verify", max_examples=40, derandomize=True, database=None,
-                          phases=[Phase.explicit, Phase.reuse, Phase.generate], verbosity=Verbosity.quiet, **_common)
+settings.register_profile("verify", max_examples=40, derandomize=True, database=None, report_multiple_bugs=False,
+                          verbosity=Verbosity.quiet, **{**_common, "phases": [Phase.explicit, Phase.reuse, Phase.generate]})
 
 
 def pytest_addoption(parser):
@@ -171,6 +177,9 @@ def _torchkata_torch():
 
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
+    # Kata tensors are tiny: one intra-op thread is fastest, and it keeps pytest-xdist workers
+    # from fighting over cores (10-30x slowdowns measured on a busy 2-core machine).
+    torch.set_num_threads(int(os.environ.get("TORCHKATA_THREADS", "1")))
 
     class TorchRandom:
         def seed(self, seed):

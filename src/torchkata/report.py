@@ -9,6 +9,9 @@ from pathlib import Path
 _NOISE = re.compile(r"^(E\s+)?(You can reproduce this test case|\s*kata=<kata )")
 
 
+_STUB = "torchkata.harness.StubNotImplemented: "  # the wrapper of a stub's NotImplementedError
+
+
 def failure_text(report, limit: int = 4000) -> str:
     if report.passed:
         return ""
@@ -16,6 +19,7 @@ def failure_text(report, limit: int = 4000) -> str:
         longrepr = report.longrepr
         return str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
     text = getattr(report, "longreprtext", "") or str(report.longrepr)
+    text = text.replace(_STUB, "")
     lines = [line for line in text.splitlines() if not _NOISE.match(line)]
     return "\n".join(lines)[-limit:]
 
@@ -24,7 +28,7 @@ def short_message(report) -> str:
     """The first line of the error: 'NotImplementedError: ...' or the assertion's first line."""
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
-        return crash.message.splitlines()[0] if crash.message else ""
+        return crash.message.replace(_STUB, "").splitlines()[0] if crash.message else ""
     text = failure_text(report)
     return text.strip().splitlines()[-1] if text.strip() else ""
 

@@ -31,7 +31,10 @@ NOBODY = 65534
 @dataclass(frozen=True)
 class Limits:
     cpu_seconds: int = 600          # whole-worker CPU time (RLIMIT_CPU)
-    call_seconds: float = 120.0     # wall time for one request (import included)
+    # wall time for one request (import included); TORCHKATA_CALL_SECONDS overrides it
+    call_seconds: float = field(default_factory=lambda: float(os.environ.get("TORCHKATA_CALL_SECONDS", "120")))
+    # wall time for the worker to start and import the solution; TORCHKATA_START_SECONDS overrides it
+    start_seconds: float = field(default_factory=lambda: float(os.environ.get("TORCHKATA_START_SECONDS", "180")))
     memory_bytes: int = 6 << 30     # address space; torch itself maps ~3 GiB
     file_bytes: int = 16 << 20      # any file the worker writes, its log included
     processes: int = 512            # RLIMIT_NPROC (threads count): enforced for an unprivileged uid
@@ -108,10 +111,10 @@ def _exception_for(answer: dict) -> BaseException:
         from torchkata import loader
 
         return getattr(loader, name)(message)
-    if module == "torchkata.harness" and name == "NotPlainData":
-        from torchkata.harness import NotPlainData
+    if module == "torchkata.harness" and name in ("NotPlainData", "StubNotImplemented"):
+        from torchkata import harness
 
-        return NotPlainData(message)
+        return getattr(harness, name)(detail)
     cls = getattr(builtins, name, None)
     if module == "builtins" and isinstance(cls, type) and issubclass(cls, Exception):
         return cls(detail)
@@ -189,7 +192,8 @@ class WorkerKata:
                    if p.stem != "__init__"}
         from torchkata.loader import SolutionError
 
-        answer = self._exchange({"kata": self.spec.id, "root": str(impl), "drivers": drivers}, what="importing")
+        answer = self._exchange({"kata": self.spec.id, "root": str(impl), "drivers": drivers}, what="importing",
+                                seconds=self.limits.start_seconds)
         if not answer.get("ok"):
             err = _exception_for(answer)
             self.close()
@@ -203,16 +207,17 @@ class WorkerKata:
             return ""
         return data.decode("utf-8", "replace")
 
-    def _exchange(self, message: dict, *, what: str) -> dict:
+    def _exchange(self, message: dict, *, what: str, seconds: float | None = None) -> dict:
         from torchkata import wire
 
+        seconds = self.limits.call_seconds if seconds is None else seconds
         try:
             wire.send(self._send_fd, message)
         except (BrokenPipeError, OSError):
             return self._crashed(what, "the worker is gone")
-        ready, _, _ = select.select([self._recv_fd], [], [], self.limits.call_seconds)
+        ready, _, _ = select.select([self._recv_fd], [], [], seconds)
         if not ready:
-            return self._crashed(what, f"no answer within {self.limits.call_seconds:g} s (wall-time limit)")
+            return self._crashed(what, f"no answer within {seconds:g} s (wall-time limit)")
         try:
             return wire.receive(self._recv_fd)
         except EOFError:

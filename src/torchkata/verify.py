@@ -114,7 +114,11 @@ class VerifySession:
         if not path.is_file():
             result.problems.append(f"no mutants file tests/mutants/{spec.id}.toml")
             return []
-        entries = tomllib.loads(path.read_text()).get("mutant", [])
+        try:
+            entries = tomllib.loads(path.read_text()).get("mutant", [])
+        except tomllib.TOMLDecodeError as err:
+            result.problems.append(f"tests/mutants/{spec.id}.toml is not valid TOML: {err}")
+            return []
         reference = (self.project / "reference" / spec.id / spec.module)
         source = reference.read_text() if reference.is_file() else ""
         mutants = []
@@ -207,9 +211,11 @@ class VerifySession:
                 problems.append("stub passes (the test checks nothing): " + ", ".join(stub_pass))
             caught, survivors = 0, []
             for mutant in self.mutants.get(kata_id, []):
-                outcomes = by_impl.get(mutant.label, {}).values()
+                outcomes = list(by_impl.get(mutant.label, {}).values())
                 if mutant.root is not None and any(v == "failed" for v in outcomes):
                     caught += 1
+                elif outcomes and all(v == "skipped" for v in outcomes):
+                    survivors.append(f"{mutant.mistake} (every test skipped: nothing ran)")
                 else:
                     survivors.append(mutant.mistake)
             if survivors:
