@@ -21,6 +21,9 @@ MAX_RATIO = 200       # a member inflating more than 200x is a bomb, not source 
 class ArchiveRefused(ValueError):
     """The archive is unsafe or unreadable; the message is one line."""
 
+    def __init__(self, message: str):
+        super().__init__(" ".join(message.split()))  # tarfile's errors span several lines
+
 
 def _check_name(name: str) -> PurePosixPath:
     path = PurePosixPath(name.replace("\\", "/"))
@@ -56,7 +59,7 @@ def extract_zip(archive: Path, dest: Path) -> None:
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 raise ArchiveRefused(f"link in the archive: {info.filename!r}")
-            if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                 raise ArchiveRefused(f"special file in the archive: {info.filename!r}")
             declared += info.file_size
             if info.compress_size and info.file_size / info.compress_size > MAX_RATIO and info.file_size > 1 << 20:

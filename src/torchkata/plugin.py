@@ -183,7 +183,11 @@ def _torchkata_torch():
 
     class TorchRandom:
         def seed(self, seed):
-            torch.manual_seed(seed)
+            # Not torch.manual_seed: on every example it would queue lazy CUDA/XPU seeding,
+            # each formatting a stack trace (milliseconds per example on CPU-only machines).
+            torch.default_generator.manual_seed(seed)
+            if torch.cuda.is_available() and torch.cuda.is_initialized():
+                torch.cuda.manual_seed_all(seed)
 
         def getstate(self):
             return torch.random.get_rng_state()

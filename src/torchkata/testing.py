@@ -41,7 +41,9 @@ def assert_close(actual, expected, *, what: str, inputs=None, rtol=None, atol=No
                  check_dtype: bool = True, check_device: bool = True, equal_nan: bool = False) -> None:
     """Compare like torch.testing.assert_close; on failure say what differs, where and by how much."""
     __tracebackhide__ = True
-    context = _describe_inputs(inputs)
+    def context() -> str:  # built only on failure: describing large inputs costs more than comparing
+        return _describe_inputs(inputs)
+
     if isinstance(expected, np.ndarray):
         expected = torch.from_numpy(expected)
     if isinstance(actual, np.ndarray):
@@ -50,20 +52,20 @@ def assert_close(actual, expected, *, what: str, inputs=None, rtol=None, atol=No
         try:
             torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=equal_nan)
         except AssertionError as err:
-            raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}{context}\n  ({err})") from None
+            raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}{context()}\n  ({err})") from None
         return
     if not isinstance(actual, torch.Tensor):
-        raise AssertionError(f"{what}: expected a tensor, got {type(actual).__name__} {actual!r}{context}")
+        raise AssertionError(f"{what}: expected a tensor, got {type(actual).__name__} {actual!r}{context()}")
     if actual.shape != expected.shape:
         diff = [i for i, (a, e) in enumerate(zip(actual.shape, expected.shape)) if a != e]
         where = (f"dimension {diff[0]} is {actual.shape[diff[0]]}, expected {expected.shape[diff[0]]}"
                  if actual.dim() == expected.dim() else f"{actual.dim()} dimensions, expected {expected.dim()}")
         raise AssertionError(f"{what}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)} "
-                             f"({where}){context}")
+                             f"({where}){context()}")
     if check_dtype and actual.dtype != expected.dtype:
-        raise AssertionError(f"{what}: dtype {actual.dtype}, expected {expected.dtype}{context}")
+        raise AssertionError(f"{what}: dtype {actual.dtype}, expected {expected.dtype}{context()}")
     if check_device and actual.device != expected.device:
-        raise AssertionError(f"{what}: on device {actual.device}, expected {expected.device}{context}")
+        raise AssertionError(f"{what}: on device {actual.device}, expected {expected.device}{context()}")
     a = actual.detach().cpu()
     e = expected.detach().cpu().to(a.dtype) if not check_dtype else expected.detach().cpu()
     if rtol is None and atol is None:
@@ -94,7 +96,7 @@ def assert_close(actual, expected, *, what: str, inputs=None, rtol=None, atol=No
             rel_err = abs_err / e.double().abs().clamp_min(torch.finfo(torch.float64).tiny)
             lines.append(f"  max abs error {abs_err[finite].max().item():.3g}, "
                          f"max rel error {rel_err[finite].max().item():.3g} (allowed rtol={rtol:g}, atol={atol:g})")
-    raise AssertionError("\n".join(lines) + context)
+    raise AssertionError("\n".join(lines) + context())
 
 
 def torch_grad(fn, *args, grad_output=None, **kwargs):

@@ -1,0 +1,131 @@
+"""Scenario drivers for kata 10_optimizers: build an optimizer, feed it gradients, record.
+
+Each driver takes the module that holds the optimizer classes (the solution, or a namespace
+of torch.optim's classes for the expected side) and returns plain data. Parameters are
+rebuilt with the layout of the given tensors, so a non-contiguous input gives a
+non-contiguous parameter.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+
+
+def _like(t: torch.Tensor) -> torch.Tensor:
+    """A fresh tensor with T's values, shape, strides, dtype and device."""
+    out = torch.empty_strided(t.size(), t.stride(), dtype=t.dtype, device=t.device)
+    return out.copy_(t)
+
+
+def _build(module, name, groups, kwargs):
+    """(optimizer, flat list of parameters) for param groups [{'params': [tensors], **hyper}]."""
+    params, spec = [], []
+    for group in groups:
+        ps = [_like(t).requires_grad_(True) for t in group["params"]]
+        params.extend(ps)
+        spec.append({**group, "params": ps})
+    # A single group without overrides is passed as a plain list, as most code does.
+    arg = params if len(spec) == 1 and set(groups[0]) == {"params"} else spec
+    return getattr(module, name)(arg, **kwargs), params
+
+
+def _set_grads(params, grads):
+    for p, g in zip(params, grads):
+        p.grad = None if g is None else _like(g)
+
+
+def _snapshot(params):
+    return [p.detach().clone() for p in params]
+
+
+def trajectory(module, name, groups, grads, kwargs):
+    """Parameters after each of len(GRADS) steps: grads[t][i] is the gradient of parameter i
+    (in group order) at step t, or None. Returns {'params': [[tensor per param] per step],
+    'grads': [[grad per param] per step, read back after the step], 'returned': [step() results]}."""
+    opt, params = _build(module, name, groups, kwargs)
+    out = {"params": [], "grads": [], "returned": []}
+    for step_grads in grads:
+        _set_grads(params, step_grads)
+        returned = opt.step()
+        out["returned"].append(returned if returned is None or isinstance(returned, (int, float, torch.Tensor))
+                               else repr(returned))
+        out["params"].append(_snapshot(params))
+        out["grads"].append([None if p.grad is None else p.grad.detach().clone() for p in params])
+    return out
+
+
+def resumed_trajectory(module, name, groups, grads, kwargs, split):
+    """Like trajectory, but after SPLIT steps the optimizer's state_dict is deep-copied, a new
+    optimizer is built on fresh parameters holding the current values, loads it, and runs the
+    remaining steps. Returns the parameters after each step, as trajectory does."""
+    opt, params = _build(module, name, groups, kwargs)
+    steps = []
+    for step_grads in grads[:split]:
+        _set_grads(params, step_grads)
+        opt.step()
+        steps.append(_snapshot(params))
+    saved = copy.deepcopy(opt.state_dict())          # as if written to disk and read back
+    # Rebuild the same groups around the current values.
+    new_groups, i = [], 0
+    for group in groups:
+        n = len(group["params"])
+        new_groups.append({**group, "params": [params[j].detach() for j in range(i, i + n)]})
+        i += n
+    del opt
+    opt2, params2 = _build(module, name, new_groups, kwargs)
+    opt2.load_state_dict(saved)
+    for step_grads in grads[split:]:
+        _set_grads(params2, step_grads)
+        opt2.step()
+        steps.append(_snapshot(params2))
+    return steps
+
+
+def closure_step(module, name, param, target, kwargs):
+    """One step(closure) on the loss ((p - target) ** 2).sum(); the closure zeroes the
+    gradients, computes the loss and back-propagates it. Returns {'returned': what step
+    returned, 'calls': how often the closure ran, 'param': p after the step}."""
+    opt, (p,) = _build(module, name, [{"params": [param]}], kwargs)
+    calls = []
+
+    def closure():
+        calls.append(1)
+        with torch.enable_grad():
+            opt.zero_grad()
+            loss = ((p - target) ** 2).sum()
+            loss.backward()
+        return loss
+
+    returned = opt.step(closure)
+    if isinstance(returned, torch.Tensor):
+        returned = returned.detach().clone()
+    elif returned is not None and not isinstance(returned, (int, float)):
+        returned = repr(returned)
+    return {"returned": returned, "calls": len(calls), "param": p.detach().clone()}
+
+
+def rosenbrock(module, name, start, kwargs, steps):
+    """STEPS calls of step(closure) on the Rosenbrock function f(x, y) = (1 - x)^2 +
+    100 (y - x^2)^2 from START (a tensor of 2 values); the closure zeroes the gradient and
+    back-propagates f. Returns {'losses': f before each step and after the last (steps + 1,),
+    'points': (x, y) at the same moments (steps + 1, 2)}."""
+    opt, (p,) = _build(module, name, [{"params": [start]}], kwargs)
+
+    def f():
+        return (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2
+
+    def closure():
+        with torch.enable_grad():
+            opt.zero_grad()
+            loss = f()
+            loss.backward()
+        return loss
+
+    points = [p.detach().clone()]
+    for _ in range(steps):
+        opt.step(closure)
+        points.append(p.detach().clone())
+    with torch.no_grad():
+        losses = [(1 - q[0]) ** 2 + 100 * (q[1] - q[0] ** 2) ** 2 for q in points]
+    return {"losses": torch.stack(losses), "points": torch.stack(points)}

@@ -1,0 +1,116 @@
+"""Scenario drivers for kata 12_data_loading (see docs/AUTHORING.md).
+
+Each driver builds the solution's Dataset / DataLoader / Sampler, exercises it and returns
+plain data; the assertions live in tests/test_12_data_loading.py.
+"""
+from __future__ import annotations
+
+import operator
+
+import torch
+from torch.utils.data import Dataset
+
+
+class IndexDataset(Dataset):
+    """Sample i is the int i, so a loader's batches show the order it visits the samples in."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        if not -self.n <= i < self.n:
+            raise IndexError(i)
+        return i
+
+
+# ----------------------------------------------------------------------------- PairDataset
+
+def pair_dataset_len(module, x, y):
+    return len(module.PairDataset(x, y))
+
+
+def pair_dataset_items(module, x, y, indices):
+    """[(x_i, y_i)] for each index, as the dataset returns them."""
+    ds = module.PairDataset(x, y)
+    out = []
+    for i in indices:
+        item = ds[i]
+        out.append(tuple(item) if isinstance(item, (tuple, list)) else item)
+    return out
+
+
+def pair_dataset_batches(module, x, y, batch_size):
+    """The batches torch's own DataLoader makes from the solution's dataset (in order)."""
+    loader = torch.utils.data.DataLoader(module.PairDataset(x, y), batch_size=batch_size, shuffle=False)
+    return [tuple(batch) for batch in loader]
+
+
+def pair_dataset_is_a_dataset(module, x, y):
+    return isinstance(module.PairDataset(x, y), torch.utils.data.Dataset)
+
+
+# ----------------------------------------------------------------------------- make_loader
+
+def loader_epochs(module, n, batch_size, shuffle, seed, drop_last, epochs):
+    """Build one loader over IndexDataset(n); return its len and the batches of each epoch."""
+    loader = module.make_loader(IndexDataset(n), batch_size, shuffle, seed, drop_last=drop_last)
+    return {
+        "is_dataloader": isinstance(loader, torch.utils.data.DataLoader),
+        "len": len(loader),
+        "epochs": [[batch.tolist() for batch in loader] for _ in range(epochs)],
+    }
+
+
+def rebuilt_loader_orders(module, n, batch_size, seed, global_seeds):
+    """First-epoch order of a loader rebuilt with the same SEED once per entry of GLOBAL_SEEDS.
+
+    Between building each loader and iterating it, the global RNG is reseeded with that entry
+    and used (as model initialisation or augmentation would): the order must not change.
+    The global RNG state is restored afterwards.
+    """
+    state = torch.random.get_rng_state()
+    try:
+        orders = []
+        for g in global_seeds:
+            loader = module.make_loader(IndexDataset(n), batch_size, True, seed)
+            torch.manual_seed(g)
+            torch.rand(5)
+            orders.append([i for batch in loader for i in batch.tolist()])
+        return orders
+    finally:
+        torch.random.set_rng_state(state)
+
+
+# ------------------------------------------------------------------- ClassBalancedSampler
+
+def sampler_draws(module, labels, num_samples, seed):
+    """{'len': len(sampler), 'indices': one pass over the sampler}; SEED None means no generator."""
+    generator = None if seed is None else torch.Generator().manual_seed(seed)
+    sampler = module.ClassBalancedSampler(labels, num_samples, generator=generator)
+    return {
+        "is_sampler": isinstance(sampler, torch.utils.data.Sampler),
+        "len": len(sampler),
+        "indices": [operator.index(i) for i in sampler],
+    }
+
+
+def balanced_loader_labels(module, labels, num_samples, batch_size, seed):
+    """The labels torch's DataLoader yields when the solution's sampler picks the samples."""
+    ds = _LabelDataset(labels)
+    sampler = module.ClassBalancedSampler(labels, num_samples, generator=torch.Generator().manual_seed(seed))
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, sampler=sampler)
+    return [batch for batch in loader]
+
+
+class _LabelDataset(Dataset):
+    def __init__(self, labels):
+        self.labels = labels
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return self.labels[i]

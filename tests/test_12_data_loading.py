@@ -1,0 +1,351 @@
+"""Hidden suite for kata 12_data_loading: PairDataset, pad_collate, make_loader, ClassBalancedSampler.
+
+The solution's classes and its DataLoader are built and exercised by the drivers in
+tests/drivers/d12.py; every test asserts on the plain data they return. make_loader is
+driven with a dataset whose sample i is the int i, so batches show the visiting order.
+"""
+import math
+
+import pytest
+import torch
+from hypothesis import assume, example, given, strategies as st
+from torch.nn.utils.rnn import pad_sequence
+
+from drivers import d12
+from torchkata import strategies as tks
+from torchkata.testing import assert_close, expect
+
+# The plugin's file-name pattern reads "test_12_data_loading" as kata "12_data": name it here.
+KATA = "12_data_loading"
+
+
+# ------------------------------------------------------------------------------ strategies
+
+@st.composite
+def pairs(draw, min_n=1, max_n=6):
+    """(x (N, ...), y (N,)): features of any dtype/layout, int64 targets."""
+    n = draw(st.integers(min_n, max_n), label="N")
+    feature_shape = draw(tks.shapes(min_dims=0, max_dims=2, max_side=3), label="feature shape")
+    x = draw(tks.tensors(shape=(n,) + feature_shape, dtype=tks.float_dtypes()), label="x")
+    y = draw(tks.tensors(shape=(n,), dtype=torch.int64, min_value=0, max_value=9), label="y")
+    return x, y
+
+
+@st.composite
+def sequence_batches(draw, min_len=1, max_len=6):
+    """[(seq (L_i, D), label)] * B with one dtype and D for the whole batch."""
+    b = draw(st.integers(1, 5), label="B")
+    d = draw(st.integers(1, 4), label="D")
+    dtype = draw(tks.float_dtypes(), label="dtype")
+    batch = []
+    for _ in range(b):
+        length = draw(st.integers(min_len, max_len))
+        seq = draw(tks.tensors(shape=(length, d), dtype=dtype))
+        batch.append((seq, draw(st.integers(0, 9))))
+    return batch
+
+
+def _on(batch, device):
+    return [(seq.to(device), label) for seq, label in batch]
+
+
+def _pad_collate(kata, batch, **kwargs):
+    out = kata.call("pad_collate", batch, **kwargs)
+    expect(isinstance(out, (tuple, list)) and len(out) == 3,
+           f"pad_collate must return (padded, lengths, labels); got {type(out).__name__} {out!r}")
+    return out
+
+
+# ----------------------------------------------------------------------------- PairDataset
+
+@given(xy=pairs())
+def test_pair_dataset_is_a_torch_dataset(kata, device, xy):
+    x, y = (t.to(device) for t in xy)
+    expect(kata.run(d12.pair_dataset_is_a_dataset, x, y),
+           "PairDataset must subclass torch.utils.data.Dataset")
+
+
+@given(xy=pairs(min_n=0))
+def test_pair_dataset_len_is_the_number_of_samples(kata, device, xy):
+    x, y = (t.to(device) for t in xy)
+    n = kata.run(d12.pair_dataset_len, x, y)
+    expect(n == x.shape[0], f"len(PairDataset(x, y)) is {n!r}, expected N = {x.shape[0]} for x of shape "
+                            f"{tuple(x.shape)}")
+
+
+@given(xy=pairs())
+def test_pair_dataset_item_i_is_the_pair_x_i_y_i(kata, device, xy):
+    x, y = (t.to(device) for t in xy)
+    indices = list(range(x.shape[0]))
+    items = kata.run(d12.pair_dataset_items, x, y, indices)
+    for i, item in zip(indices, items):
+        expect(isinstance(item, tuple) and len(item) == 2, f"dataset[{i}] must be a pair (x[i], y[i]); got {item!r}")
+        assert_close(item[0], x[i], what=f"dataset[{i}][0] (x[{i}])", inputs={"x": x})
+        assert_close(item[1], y[i], what=f"dataset[{i}][1] (y[{i}])", inputs={"y": y})
+
+
+@given(xy=pairs())
+def test_pair_dataset_negative_index_counts_from_the_end(kata, device, xy):
+    x, y = (t.to(device) for t in xy)
+    n = x.shape[0]
+    indices = list(range(-n, 0))
+    items = kata.run(d12.pair_dataset_items, x, y, indices)
+    for i, item in zip(indices, items):
+        expect(isinstance(item, tuple) and len(item) == 2, f"dataset[{i}] must be a pair; got {item!r}")
+        assert_close(item[0], x[n + i], what=f"dataset[{i}][0] (x[{n + i}] for N = {n})", inputs={"x": x})
+        assert_close(item[1], y[n + i], what=f"dataset[{i}][1] (y[{n + i}] for N = {n})", inputs={"y": y})
+
+
+@given(xy=pairs(), past=st.integers(0, 20))
+def test_pair_dataset_raises_index_error_past_the_end(kata, device, xy, past):
+    x, y = (t.to(device) for t in xy)
+    i = x.shape[0] + past
+    with pytest.raises(IndexError):
+        kata.run(d12.pair_dataset_items, x, y, [i])
+
+
+@given(xy=pairs(), before=st.integers(1, 20))
+def test_pair_dataset_raises_index_error_before_the_start(kata, device, xy, before):
+    x, y = (t.to(device) for t in xy)
+    i = -x.shape[0] - before
+    with pytest.raises(IndexError):
+        kata.run(d12.pair_dataset_items, x, y, [i])
+
+
+@given(xy=pairs(), extra=st.integers(-3, 3).filter(bool))
+def test_pair_dataset_rejects_x_and_y_of_different_lengths(kata, device, xy, extra):
+    x, y = (t.to(device) for t in xy)
+    assume(y.shape[0] + extra >= 0)
+    y = torch.arange(y.shape[0] + extra, device=device)
+    with pytest.raises(ValueError):
+        kata.run(d12.pair_dataset_len, x, y)
+
+
+@given(xy=pairs(min_n=1, max_n=9), batch_size=st.integers(1, 4))
+def test_pair_dataset_batches_through_torch_dataloader(kata, device, xy, batch_size):
+    x, y = (t.to(device) for t in xy)
+    batches = kata.run(d12.pair_dataset_batches, x, y, batch_size)
+    starts = range(0, x.shape[0], batch_size)
+    expect(len(batches) == len(starts), f"DataLoader(PairDataset(x, y), batch_size={batch_size}) gave "
+                                        f"{len(batches)} batches for N = {x.shape[0]}, expected {len(starts)}")
+    for k, (start, (bx, by)) in enumerate(zip(starts, batches)):
+        assert_close(bx, x[start:start + batch_size], what=f"batch {k} features", inputs={"x": x})
+        assert_close(by, y[start:start + batch_size], what=f"batch {k} targets", inputs={"y": y})
+
+
+# ----------------------------------------------------------------------------- pad_collate
+
+@given(batch=sequence_batches(), pad_value=st.floats(-5, 5, allow_subnormal=False, width=32))
+def test_pad_collate_padded_matches_pad_sequence(kata, device, batch, pad_value):
+    batch = _on(batch, device)
+    padded, _, _ = _pad_collate(kata, batch, pad_value=pad_value)
+    want = pad_sequence([seq for seq, _ in batch], batch_first=True, padding_value=pad_value)
+    assert_close(padded, want, what=f"padded (B, L_max, D) with pad_value={pad_value}",
+                 inputs={"lengths": [seq.shape[0] for seq, _ in batch]})
+
+
+@given(batch=sequence_batches())
+def test_pad_collate_pads_with_zero_by_default(kata, device, batch):
+    batch = _on(batch, device)
+    padded, _, _ = _pad_collate(kata, batch)
+    want = pad_sequence([seq for seq, _ in batch], batch_first=True, padding_value=0.0)
+    assert_close(padded, want, what="padded (B, L_max, D) with the default pad_value",
+                 inputs={"lengths": [seq.shape[0] for seq, _ in batch]})
+
+
+@given(batch=sequence_batches(), pad_value=st.sampled_from([0.0, -1.0, 7.0]))
+@example(batch=[(torch.zeros(2, 3), 1), (torch.ones(5, 3), 0), (torch.zeros(1, 3), 2)], pad_value=0.0)
+def test_pad_collate_lengths_are_the_unpadded_lengths(kata, device, batch, pad_value):
+    # Sequences may contain rows equal to the pad value: lengths cannot be read off the padding.
+    batch = _on(batch, device)
+    _, lengths, _ = _pad_collate(kata, batch, pad_value=pad_value)
+    want = torch.tensor([seq.shape[0] for seq, _ in batch], dtype=torch.int64)
+    expect(isinstance(lengths, torch.Tensor), f"lengths must be a LongTensor; got {type(lengths).__name__}")
+    assert_close(lengths.cpu(), want, what="lengths (B,), int64, in batch order")
+
+
+@given(batch=sequence_batches())
+def test_pad_collate_labels_are_int64_in_batch_order(kata, device, batch):
+    batch = _on(batch, device)
+    _, _, labels = _pad_collate(kata, batch)
+    want = torch.tensor([label for _, label in batch], dtype=torch.int64)
+    expect(isinstance(labels, torch.Tensor), f"labels must be a LongTensor; got {type(labels).__name__}")
+    assert_close(labels.cpu(), want, what="labels (B,), int64, in batch order")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_pad_collate_keeps_dtype_and_device(kata, device, dtype):
+    batch = [(torch.ones(3, 2, dtype=dtype, device=device), 0),
+             (torch.ones(4, 4, dtype=dtype, device=device)[:, ::2], 1)]  # a strided (4, 2) view
+    padded, _, _ = _pad_collate(kata, batch)
+    expect(isinstance(padded, torch.Tensor), f"padded must be a tensor; got {type(padded).__name__}")
+    expect(padded.dtype == dtype, f"padded has dtype {padded.dtype}, the sequences {dtype}")
+    expect(padded.device == device, f"padded is on {padded.device}, the sequences on {device}")
+    expect(tuple(padded.shape) == (2, 4, 2), f"padded has shape {tuple(padded.shape)}, expected (2, 4, 2)")
+
+
+@given(batch=sequence_batches(min_len=0, max_len=3))
+@example(batch=[(torch.zeros(0, 2), 3), (torch.zeros(0, 2), 4)])
+@example(batch=[(torch.zeros(0, 2), 3), (torch.ones(2, 2), 4)])
+def test_pad_collate_handles_empty_sequences(kata, device, batch):
+    batch = _on(batch, device)
+    padded, lengths, _ = _pad_collate(kata, batch, pad_value=-1.0)
+    want = pad_sequence([seq for seq, _ in batch], batch_first=True, padding_value=-1.0)
+    assert_close(padded, want, what="padded (B, L_max, D) when some sequences have length 0",
+                 inputs={"lengths": [seq.shape[0] for seq, _ in batch]})
+    assert_close(lengths.cpu(), torch.tensor([seq.shape[0] for seq, _ in batch]), what="lengths")
+
+
+# ----------------------------------------------------------------------------- make_loader
+
+def _loader(kata, n, batch_size, shuffle, seed, drop_last=False, epochs=1):
+    out = kata.run(d12.loader_epochs, n, batch_size, shuffle, seed, drop_last, epochs)
+    return out
+
+
+@given(n=st.integers(1, 12), batch_size=st.integers(1, 5), seed=tks.seeds())
+def test_make_loader_returns_a_dataloader(kata, n, batch_size, seed):
+    out = _loader(kata, n, batch_size, False, seed)
+    expect(out["is_dataloader"], "make_loader must return a torch.utils.data.DataLoader")
+
+
+@given(n=st.integers(1, 12), batch_size=st.integers(1, 5), seed=tks.seeds())
+def test_make_loader_without_shuffle_visits_samples_in_order(kata, n, batch_size, seed):
+    out = _loader(kata, n, batch_size, False, seed, epochs=2)
+    want = [list(range(s, min(s + batch_size, n))) for s in range(0, n, batch_size)]
+    for e, batches in enumerate(out["epochs"]):
+        expect(batches == want, f"make_loader(dataset of {n}, batch_size={batch_size}, shuffle=False), epoch {e}: "
+                                f"batches {batches}, expected {want}")
+    expect(out["len"] == len(want), f"len(loader) is {out['len']}, expected {len(want)}")
+
+
+@given(n=st.integers(1, 12), batch_size=st.integers(1, 5), seed=tks.seeds())
+def test_make_loader_with_shuffle_visits_every_sample_once_per_epoch(kata, n, batch_size, seed):
+    out = _loader(kata, n, batch_size, True, seed, epochs=2)
+    sizes = [min(batch_size, n - s) for s in range(0, n, batch_size)]
+    for e, batches in enumerate(out["epochs"]):
+        expect([len(b) for b in batches] == sizes,
+               f"epoch {e}: batch sizes {[len(b) for b in batches]}, expected {sizes} (N = {n})")
+        seen = sorted(i for b in batches for i in b)
+        expect(seen == list(range(n)), f"epoch {e} visited {seen}, expected each of 0..{n - 1} exactly once")
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@given(n=st.integers(1, 12), batch_size=st.integers(1, 5), seed=tks.seeds())
+def test_make_loader_drop_last_drops_the_partial_batch(kata, shuffle, n, batch_size, seed):
+    out = _loader(kata, n, batch_size, shuffle, seed, drop_last=True)
+    batches = out["epochs"][0]
+    full = n // batch_size
+    expect(len(batches) == full and all(len(b) == batch_size for b in batches),
+           f"drop_last=True, N = {n}, batch_size = {batch_size}: got batch sizes {[len(b) for b in batches]}, "
+           f"expected {full} batches of {batch_size}")
+    expect(out["len"] == full, f"len(loader) is {out['len']}, expected {full}")
+    seen = [i for b in batches for i in b]
+    expect(len(set(seen)) == len(seen) and all(0 <= i < n for i in seen),
+           f"drop_last=True visited {seen}: indices must be distinct samples of 0..{n - 1}")
+
+
+@given(n=st.integers(10, 16), batch_size=st.integers(1, 5), seed=tks.seeds(),
+       global_seeds=st.lists(tks.seeds(), min_size=3, max_size=3, unique=True))
+def test_make_loader_same_seed_gives_same_order_whatever_the_global_rng(kata, n, batch_size, seed, global_seeds):
+    orders = kata.run(d12.rebuilt_loader_orders, n, batch_size, seed, global_seeds)
+    for k in range(1, len(orders)):
+        expect(orders[k] == orders[0],
+               f"make_loader(..., shuffle=True, seed={seed}) built again gave order {orders[k]}, first time "
+               f"{orders[0]}. The global RNG was reseeded and used in between: the order must depend on "
+               f"`seed` only (give the DataLoader its own torch.Generator)")
+
+
+@given(n=st.integers(10, 16), batch_size=st.integers(1, 5), seed=tks.seeds())
+def test_make_loader_epochs_differ_when_shuffling(kata, n, batch_size, seed):
+    # Two successive epochs of a correct loader match with probability 1/n! <= 1/10! < 3e-7,
+    # so this check fails a correct solution with probability < 6e-7 (two pairs compared).
+    out = _loader(kata, n, batch_size, True, seed, epochs=3)
+    orders = [[i for b in batches for i in b] for batches in out["epochs"]]
+    for e in (1, 2):
+        expect(orders[e] != orders[e - 1],
+               f"epochs {e - 1} and {e} of one loader (shuffle=True, seed={seed}) visited the samples in the "
+               f"same order {orders[e]}: each epoch must reshuffle (do not reseed per epoch)")
+
+
+@given(n=st.integers(10, 16), seeds=st.lists(tks.seeds(), min_size=2, max_size=2, unique=True))
+def test_make_loader_different_seeds_give_different_orders(kata, n, seeds):
+    # A correct loader's first epochs for two seeds match with probability 1/n! < 3e-7.
+    a = _loader(kata, n, n, True, seeds[0])["epochs"][0]
+    b = _loader(kata, n, n, True, seeds[1])["epochs"][0]
+    expect(a != b, f"seeds {seeds[0]} and {seeds[1]} gave the same order {a}: the seed must drive the shuffle")
+
+
+# ------------------------------------------------------------------- ClassBalancedSampler
+
+@st.composite
+def class_labels(draw, max_classes=4, max_count=30):
+    """Int64 labels with 1..max_classes distinct (not necessarily contiguous) class ids, shuffled."""
+    ids = draw(st.lists(st.integers(0, 9), min_size=1, max_size=max_classes, unique=True), label="class ids")
+    counts = draw(st.lists(st.integers(1, max_count), min_size=len(ids), max_size=len(ids)), label="counts")
+    labels = torch.tensor([c for c, k in zip(ids, counts) for _ in range(k)], dtype=torch.int64)
+    perm = torch.randperm(len(labels), generator=torch.Generator().manual_seed(draw(tks.seeds())))
+    return labels[perm]
+
+
+def _draws(kata, labels, num_samples, seed):
+    out = kata.run(d12.sampler_draws, labels, num_samples, seed)
+    return out
+
+
+@given(labels=class_labels(), seed=tks.seeds())
+def test_sampler_is_a_torch_sampler(kata, device, labels, seed):
+    out = _draws(kata, labels.to(device), 4, seed)
+    expect(out["is_sampler"], "ClassBalancedSampler must subclass torch.utils.data.Sampler")
+
+
+@given(labels=class_labels(), factor=st.integers(1, 3), seed=st.none() | tks.seeds())
+def test_sampler_yields_num_samples_valid_indices_with_replacement(kata, device, labels, factor, seed):
+    # num_samples up to 3N: drawing with replacement must allow more draws than samples.
+    num_samples = factor * len(labels)
+    out = _draws(kata, labels.to(device), num_samples, seed)
+    idx = out["indices"]
+    expect(out["len"] == num_samples, f"len(sampler) is {out['len']}, expected num_samples = {num_samples}")
+    expect(len(idx) == num_samples, f"the sampler yielded {len(idx)} indices, expected num_samples = {num_samples}")
+    bad = [i for i in idx if not 0 <= i < len(labels)]
+    expect(not bad, f"the sampler yielded indices {bad[:5]} outside [0, {len(labels)})")
+
+
+@given(labels=class_labels(), seed=tks.seeds())
+@example(labels=torch.tensor([2] + [0] * 30 + [7] * 5), seed=0)
+@example(labels=torch.tensor([1] * 29 + [0]), seed=1)
+def test_sampler_makes_every_class_equally_likely(kata, device, labels, seed):
+    # Each class frequency over M = 4000 draws is Binomial(M, 1/K) / M. Hoeffding:
+    # P(|freq - 1/K| >= 0.06) <= 2 exp(-2 M 0.06^2) = 6e-13 per class, so a correct sampler fails
+    # this test with probability < 4 * 6e-13 per example, < 2e-10 over a whole run.
+    num_samples = 4000
+    classes = labels.unique()
+    out = _draws(kata, labels.to(device), num_samples, seed)
+    drawn = labels[torch.tensor(out["indices"], dtype=torch.int64)]
+    freq = {int(c): float((drawn == c).double().mean()) for c in classes}
+    counts = {int(c): int((labels == c).sum()) for c in classes}
+    target = 1.0 / len(classes)
+    expect(all(abs(f - target) < 0.06 for f in freq.values()),
+           f"class frequencies over {num_samples} draws {freq}, expected about {target:.3f} each "
+           f"(class sizes {counts}): weight each sample by 1 / (size of its class)")
+
+
+@given(labels=class_labels(), num_samples=st.integers(1, 50), seed=tks.seeds())
+def test_sampler_is_reproducible_with_a_seeded_generator(kata, device, labels, num_samples, seed):
+    a = _draws(kata, labels.to(device), num_samples, seed)["indices"]
+    torch.rand(3)  # the global RNG moves on; the sampler's generator decides alone
+    b = _draws(kata, labels.to(device), num_samples, seed)["indices"]
+    expect(a == b, f"two samplers with generators seeded {seed} drew {a} and {b}: draw with the generator")
+
+
+@given(labels=class_labels(), batch_size=st.integers(1, 8), seed=tks.seeds())
+def test_sampler_drives_a_torch_dataloader(kata, device, labels, batch_size, seed):
+    num_samples = 2 * len(labels)
+    batches = kata.run(d12.balanced_loader_labels, labels.to(device), num_samples, batch_size, seed)
+    sizes = [len(b) for b in batches]
+    want = [min(batch_size, num_samples - s) for s in range(0, num_samples, batch_size)]
+    expect(sizes == want, f"DataLoader(..., sampler=ClassBalancedSampler(labels, {num_samples})) gave batch "
+                          f"sizes {sizes}, expected {want}")
+    present = set(labels.tolist())
+    drawn = set(torch.cat(batches).tolist()) if batches else set()
+    expect(drawn <= present, f"the loader yielded labels {sorted(drawn - present)} that are not in the data")
