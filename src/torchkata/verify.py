@@ -249,5 +249,7 @@ class VerifySession:
         for row in rows:
             for problem in row["problems"]:
                 tr.write_line(f"  {row['kata']}: {problem}", red=True)
+        tr.write_line("(pytest's failed count above is the stubs and mutants failing, as they must; "
+                      "this table is the verdict)")
         total_ok = sum(row["ok"] for row in rows)
         tr.write_line(f"{total_ok}/{len(rows)} katas verified", green=total_ok == len(rows), red=total_ok != len(rows))
