@@ -58,16 +58,38 @@ def _snapshot(args, kwargs):
     return [(key, value, value.detach().clone()) for key, value in items if isinstance(value, torch.Tensor)]
 
 
-class Kata:
-    """A kata's solution, loaded from one implementation root."""
+def as_leaves(args) -> list:
+    """ARGS with every floating tensor replaced by a fresh leaf that requires grad."""
+    return [a.detach().clone().requires_grad_(True) if isinstance(a, torch.Tensor) and a.is_floating_point() else a
+            for a in args]
 
-    def __init__(self, spec: KataSpec, root: Path):
-        self.spec = spec
-        self.root = Path(root)
-        self.module = load_solution(self.root, spec)
+
+def grads_per_argument(out: torch.Tensor, leaves: list, grad_output=None) -> tuple:
+    """d(out)/d(leaf) weighted by GRAD_OUTPUT (ones by default), one entry per argument.
+
+    None for non-tensor arguments; zeros for a leaf the output does not depend on.
+    """
+    go = torch.ones_like(out) if grad_output is None else grad_output
+    tensors = [leaf for leaf in leaves if isinstance(leaf, torch.Tensor) and leaf.requires_grad]
+    grads = iter(torch.autograd.grad(out, tensors, go, allow_unused=True))
+    result = []
+    for leaf in leaves:
+        if isinstance(leaf, torch.Tensor) and leaf.requires_grad:
+            g = next(grads)
+            result.append(torch.zeros_like(leaf) if g is None else g.detach())
+        else:
+            result.append(None)
+    return tuple(result)
+
+
+class KataBase:
+    """What every way of reaching a solution shares: its catalog entry."""
+
+    spec: KataSpec
+    where: str = ""
 
     def __repr__(self) -> str:
-        return f"<kata {self.spec.id} from {self.root}>"
+        return f"<kata {self.spec.id} {self.where}>"
 
     @property
     def id(self) -> str:
@@ -76,6 +98,16 @@ class Kata:
     @property
     def forbidden(self) -> tuple[str, ...]:
         return self.spec.forbidden
+
+
+class Kata(KataBase):
+    """A kata's solution, loaded from one implementation root into this process."""
+
+    def __init__(self, spec: KataSpec, root: Path):
+        self.spec = spec
+        self.root = Path(root)
+        self.where = f"from {self.root}"
+        self.module = load_solution(self.root, spec)
 
     def _guard(self):
         return guard.guarded(self.spec.id, self.spec.forbidden, [self.root], [module_name_for(self.root, self.spec)])
@@ -116,8 +148,7 @@ class Kata:
         has one entry per positional argument (None for the others). All results detached.
         """
         __tracebackhide__ = True
-        leaves = [a.detach().clone().requires_grad_(True) if isinstance(a, torch.Tensor) and a.is_floating_point() else a
-                  for a in args]
+        leaves = as_leaves(args)
         fn = check_signature(self.spec, self.module, name)
         with self._guard():
             try:
@@ -129,19 +160,8 @@ class Kata:
             if not out.requires_grad:
                 raise AssertionError(f"{name}'s output does not require grad: the computation "
                                      "was cut off from its inputs (detach, no_grad, .item() or a new tensor?)")
-            go = torch.ones_like(out) if grad_output is None else grad_output
-            # Keep inputs that do not influence the output: their gradient is None -> zeros below.
-            tensors = [leaf for leaf in leaves if isinstance(leaf, torch.Tensor) and leaf.requires_grad]
-            grads = torch.autograd.grad(out, tensors, go, allow_unused=True)
-        it = iter(grads)
-        result = []
-        for leaf in leaves:
-            if isinstance(leaf, torch.Tensor) and leaf.requires_grad:
-                g = next(it)
-                result.append(torch.zeros_like(leaf) if g is None else g.detach())
-            else:
-                result.append(None)
-        return out.detach(), tuple(result)
+            grads = grads_per_argument(out, leaves, grad_output)
+        return out.detach(), grads
 
     def run(self, driver, *args, **kwargs):
         """DRIVER(module, *args, **kwargs) under the guard; its result must be plain data."""

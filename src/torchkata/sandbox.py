@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from torchkata.catalog import KataSpec
+from torchkata.harness import KataBase
 
 NOBODY = 65534
 
@@ -121,8 +122,10 @@ def _exception_for(answer: dict) -> BaseException:
     return SolutionRaised(f"{name}: {detail}")
 
 
-class WorkerKata:
+class WorkerKata(KataBase):
     """A kata's solution running in a sandboxed worker process."""
+
+    where = "in a sandboxed worker"
 
     def __init__(self, spec: KataSpec, root: Path, suite: Path, hide: list[Path], limits: Limits = Limits()):
         self.spec = spec
@@ -136,17 +139,6 @@ class WorkerKata:
         self.crashes = 0
         self.last_log = ""
         self._start()
-
-    def __repr__(self) -> str:
-        return f"<kata {self.spec.id} in a sandboxed worker>"
-
-    @property
-    def id(self) -> str:
-        return self.spec.id
-
-    @property
-    def forbidden(self) -> tuple[str, ...]:
-        return self.spec.forbidden
 
     # ------------------------------------------------------------------ process
     def _preexec(self):

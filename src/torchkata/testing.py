@@ -101,17 +101,8 @@ def assert_close(actual, expected, *, what: str, inputs=None, rtol=None, atol=No
 
 def torch_grad(fn, *args, grad_output=None, **kwargs):
     """(output, grads) of FN computed with torch, the same way `kata.grad` computes them."""
-    leaves = [a.detach().clone().requires_grad_(True) if isinstance(a, torch.Tensor) and a.is_floating_point() else a
-              for a in args]
+    from torchkata.harness import as_leaves, grads_per_argument
+
+    leaves = as_leaves(args)
     out = fn(*leaves, **kwargs)
-    go = torch.ones_like(out) if grad_output is None else grad_output
-    tensors = [leaf for leaf in leaves if isinstance(leaf, torch.Tensor) and leaf.requires_grad]
-    grads = iter(torch.autograd.grad(out, tensors, go, allow_unused=True))
-    result = []
-    for leaf in leaves:
-        if isinstance(leaf, torch.Tensor) and leaf.requires_grad:
-            g = next(grads)
-            result.append(torch.zeros_like(leaf) if g is None else g.detach())
-        else:
-            result.append(None)
-    return out.detach(), tuple(result)
+    return out.detach(), grads_per_argument(out, leaves, grad_output)
