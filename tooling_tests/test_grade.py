@@ -412,6 +412,7 @@ def test_package_holds_the_take_home_and_never_the_hidden_suite(tmp_path):
     rel = {n.split("/", 1)[1] for n in names}
     assert {"README.md", "pyproject.toml", "Makefile", "manifest.json", "katas/06_activations/README.md",
             "katas/06_activations/activations.py", "examples/test_06_activations.py",
+            "examples/test_06_activations_signature.py", "examples/conftest.py",
             "src/torchkata/plugin.py"} <= rel
     assert not any(r.startswith(("tests/", "reference/")) or "mutants" in r or r.startswith("src/torchkata/verify")
                    for r in rel), sorted(rel)

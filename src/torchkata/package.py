@@ -62,55 +62,40 @@ examples: .venv/.installed
 \ttouch $@
 """
 
-_EXAMPLE = '''\
-"""Visible examples for {id}: the hidden suite that grades you checks much more
-(values and gradients against torch on drawn inputs, dtypes, devices, edge cases)."""
-import importlib.util
+_SIGNATURE_TESTS = '''\
+"""{id}: the names and parameters the hidden suite calls (generated from the catalog)."""
 import inspect
-from pathlib import Path
 
-import pytest
-
-MODULE = Path(__file__).resolve().parent.parent / "katas" / "{id}" / "{module}"
-
-
-@pytest.fixture(scope="module")
-def solution():
-    spec = importlib.util.spec_from_file_location("{stem}", MODULE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+KATA = "{id}"
+MODULE = "{module}"
 {tests}'''
 
-_FUNCTION_EXAMPLE = '''
+_FUNCTION_SIGNATURE = '''
 
 def test_{name}_keeps_the_required_signature(solution):
     params = list(inspect.signature(solution.{name}).parameters)
     assert params[:{n}] == {params!r}, "keep the parameters of the stub: {signature}"
 '''
 
-_CLASS_EXAMPLE = '''
+_CLASS_SIGNATURE = '''
 
 def test_{name}_is_defined(solution):
     assert inspect.isclass(solution.{name}), "{module} must define the class {name}"
 '''
 
-
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "take-home"
 
 
-def example_tests(spec: KataSpec) -> str:
+def signature_tests(spec: KataSpec) -> str:
     parts = []
     for symbol in spec.symbols:
         if symbol.kind == "function":
-            parts.append(_FUNCTION_EXAMPLE.format(name=symbol.name, n=len(symbol.params), params=list(symbol.params),
-                                                  signature=f"{symbol.name}({', '.join(symbol.params)})"))
+            parts.append(_FUNCTION_SIGNATURE.format(name=symbol.name, n=len(symbol.params), params=list(symbol.params),
+                                                    signature=f"{symbol.name}({', '.join(symbol.params)})"))
         else:
-            parts.append(_CLASS_EXAMPLE.format(name=symbol.name, module=spec.module))
-    examples = _EXAMPLE.format(id=spec.id, module=spec.module, stem=Path(spec.module).stem, tests="".join(parts))
-    return examples.rstrip() + "\n"
+            parts.append(_CLASS_SIGNATURE.format(name=symbol.name, module=spec.module))
+    return _SIGNATURE_TESTS.format(id=spec.id, module=spec.module, tests="".join(parts)).rstrip() + "\n"
 
 
 def candidate_readme(title: str, specs: list[KataSpec], minutes: int) -> str:
@@ -172,12 +157,16 @@ def build_package(project: Path, kata_ids: list[str], out: Path, title: str | No
         for path in sorted(PACKAGE_DIR.iterdir()):
             if path.is_file() and path.suffix in (".py", ".toml") and path.name not in _TOOLING_ONLY:
                 put(f"src/torchkata/{path.name}", path.read_text())
+        put("examples/conftest.py", (project / "examples" / "conftest.py").read_text())
         for s in specs:
             stub = (project / "katas" / s.id / s.module).read_text()
             put(f"katas/{s.id}/{s.module}", stub)
             put(f".torchkata/stubs/{s.id}/{s.module}", stub)
             put(f"katas/{s.id}/README.md", (project / "katas" / s.id / "README.md").read_text())
-            put(f"examples/test_{s.id}.py", example_tests(s))
+            put(f"examples/test_{s.id}_signature.py", signature_tests(s))
+            examples = project / "examples" / f"test_{s.id}.py"
+            if examples.is_file():
+                put(f"examples/test_{s.id}.py", examples.read_text())
         # Last, so it can list what was shipped: the grader tells added and changed files apart.
         manifest["files"] = {rel: digest for rel, digest in sorted(shipped.items())
                              if not rel.startswith("katas/") or rel.endswith("README.md")}
