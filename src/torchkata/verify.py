@@ -34,6 +34,7 @@ class KataResult:
     spec: KataSpec
     tests: set[str] = field(default_factory=set)
     outcomes: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (impl, device, test) -> outcome
+    skip_reasons: dict[tuple[str, str, str], str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
@@ -174,6 +175,9 @@ class VerifySession:
             if previous in ("failed",):
                 return
             result.outcomes[key] = report.outcome
+            if report.skipped:
+                longrepr = report.longrepr
+                result.skip_reasons[key] = str(longrepr[2] if isinstance(longrepr, tuple) else longrepr)[:200]
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session, exitstatus):
@@ -219,7 +223,11 @@ class VerifySession:
                 else:
                     survivors.append(mutant.mistake)
             if survivors:
-                problems.append("mutants not caught: " + "; ".join(survivors))
+                ran_devices = {d for (d, _t), v in ref.items() if v != "skipped"}
+                skipped = sorted({f"{t}[{d}]: {result.skip_reasons.get(('reference', d, t), '')}"
+                                  for (d, t), v in ref.items() if v == "skipped" and d in ran_devices})
+                detail = f" (the reference skipped {'; '.join(skipped)})" if skipped else ""
+                problems.append("mutants not caught: " + "; ".join(survivors) + detail)
             devices = sorted({d for (d, _t), v in ref.items() if v != "skipped"})
             rows.append({
                 "kata": kata_id,
