@@ -252,6 +252,7 @@ def test_watch_shows_the_minimal_failing_example_of_a_wrong_solution(mini_projec
     assert "Failing test case: test_relu_matches_torch(" in result.stdout, result.stdout
     assert "kata=<kata" not in result.stdout  # plumbing, not the learner's input
     assert "relu(x): 1 of 1 elements differ" in result.stdout
+    assert "hypothesis/core.py" not in result.stdout  # the learner's frames, not the machinery's
 
 
 def test_check_command_summarizes_and_exits_by_the_verdict(mini_project):

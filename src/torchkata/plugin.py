@@ -149,11 +149,29 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("_torchkata_impl", verify.labels(spec.id), indirect=True, scope="module")
 
 
+def _learner_traceback(original, hidden: tuple[str, ...]):
+    """Item._traceback_filter without hypothesis' and torchkata's own frames: a learner reads
+    the test line and their own code, not the machinery between them."""
+    def filtered(excinfo):
+        traceback = original(excinfo)
+        try:
+            kept = type(traceback)([e for e in traceback if not str(e.path).startswith(hidden)])
+        except Exception:  # noqa: BLE001 - private pytest API: fall back to pytest's own view
+            return traceback
+        return kept if len(kept) else traceback
+    return filtered
+
+
 def pytest_collection_modifyitems(config, items):
+    import hypothesis
+
+    hidden = (str(Path(hypothesis.__file__).parent), str(Path(__file__).parent))
     for item in items:
         module = getattr(item, "module", None)
         if module is None or "kata" not in getattr(item, "fixturenames", ()):
             continue
+        if hasattr(item, "_traceback_filter") and not config.getoption("fulltrace", False):
+            item._traceback_filter = _learner_traceback(item._traceback_filter, hidden)
         params = getattr(getattr(item, "callspec", None), "params", {})
         item.user_properties.append(("kata", _spec_for_module(module).id))
         item.user_properties.append(("impl", params.get("_torchkata_impl", "impl")))
