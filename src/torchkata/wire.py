@@ -30,7 +30,8 @@ def encode(value):
     if isinstance(value, torch.Tensor) and value.grad_fn is not None:
         return value.detach().requires_grad_(value.requires_grad)
     if isinstance(value, np.ndarray):
-        return {_ARRAY: torch.from_numpy(np.ascontiguousarray(value).copy())}
+        # np.array, not np.ascontiguousarray: the latter turns a 0-d array into a 1-d one.
+        return {_ARRAY: torch.from_numpy(np.array(value, copy=True, order="C"))}
     if isinstance(value, np.generic):
         return {_SCALAR: torch.from_numpy(np.asarray(value).reshape(1).copy())}
     if isinstance(value, (list, tuple)):
