@@ -46,12 +46,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch intra-op threads (0: torch's default; the hidden suite uses 1)")
     parser.add_argument("--impl", default=str(PROJECT / "reference"), help="implementation root (default: reference/)")
     args = parser.parse_args()
 
     root = os.environ.get("KATAS_MNIST_ROOT")
     if not root:
         sys.exit("set KATAS_MNIST_ROOT to the folder holding MNIST/raw/t10k-*-idx*-ubyte.gz")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     images = read_idx(find(Path(root), "t10k-images-idx3-ubyte"))
     labels = read_idx(find(Path(root), "t10k-labels-idx1-ubyte"))
     x = torch.from_numpy(images.copy()).float().div_(255).unsqueeze(1)   # (10000, 1, 28, 28) in [0, 1]
