@@ -14,12 +14,15 @@ setup: .venv/.installed
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
-# Everything: the tooling's own tests, then the mutation check over every kata.
-check: setup
+# Everything: lint, the tooling's own tests, then the mutation check over every kata.
+check: setup lint
 	$(PY) -m pytest tooling_tests -q -n $(JOBS)
 	$(PY) -m torchkata verify --jobs $(JOBS)
 
 test: check
+
+lint: setup
+	$(PY) -m ruff check .
 
 # One kata against reference, stub and its mutants: make kata K=03_autograd
 kata: setup

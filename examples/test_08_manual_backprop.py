@@ -14,8 +14,10 @@ MODULE = "backprop.py"
 def _readme_example():
     x = torch.tensor([[1.0, -2.0], [0.5, 1.0]])
     y = torch.tensor([1, 0])
-    w1 = torch.tensor([[1.0, -1.0], [0.5, 1.0]]); b1 = torch.zeros(2)
-    w2 = torch.tensor([[1.0, -1.0], [2.0, 0.0]]); b2 = torch.zeros(2)
+    w1 = torch.tensor([[1.0, -1.0], [0.5, 1.0]])
+    b1 = torch.zeros(2)
+    w2 = torch.tensor([[1.0, -1.0], [2.0, 0.0]])
+    b2 = torch.zeros(2)
     return x, y, w1, b1, w2, b2
 
 

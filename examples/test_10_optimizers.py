@@ -30,10 +30,12 @@ START = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
 def test_sgd_momentum_first_buffer_is_the_gradient(solution):
     w = torch.tensor([1.0, -2.0], requires_grad=True)
     opt = solution.SGD([w], lr=0.1, momentum=0.9)
-    w.grad = torch.tensor([1.0, 1.0]); opt.step()
+    w.grad = torch.tensor([1.0, 1.0])
+    opt.step()
     assert_close(w.detach(), torch.tensor([0.9, -2.1]),
                  msg=lambda m: f"first step: buf = g (not 0.1 * g), so w moves by lr * g\n{m}")
-    w.grad = torch.tensor([1.0, 1.0]); opt.step()
+    w.grad = torch.tensor([1.0, 1.0])
+    opt.step()
     assert_close(w.detach(), torch.tensor([0.71, -2.29]),
                  msg=lambda m: f"second step: buf = 0.9 * 1 + 1 = 1.9, so w moves by 0.19\n{m}")
 
@@ -49,7 +51,8 @@ def test_sgd_nesterov_with_weight_decay_matches_torch(solution):
 def test_adam_first_step_moves_by_about_lr_whatever_the_gradient(solution):
     v = torch.tensor([3.0], requires_grad=True)
     opt = solution.Adam([v], lr=0.5)
-    v.grad = torch.tensor([0.01]); opt.step()
+    v.grad = torch.tensor([0.01])
+    opt.step()
     assert_close(v.detach(), torch.tensor([2.5]),
                  msg=lambda m: f"with bias correction, Adam's first step is lr * g / |g| = lr\n{m}")
     kw = dict(lr=0.05, betas=(0.8, 0.9), weight_decay=0.1)

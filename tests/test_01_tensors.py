@@ -10,7 +10,8 @@ square underflows in float32 (where even torch's own normalize loses every digit
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from torchkata import strategies as tks
 from torchkata.testing import assert_close, expect, torch_grad

@@ -12,11 +12,13 @@ view those at all).
 import numpy as np
 import pytest
 import torch
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from drivers import d02
 from torchkata.testing import assert_close, expect
+
+from drivers import d02
 
 # The plugin reads the kata id off the file name with a non-greedy pattern that stops at
 # "02_numpy" (then takes "_bridge" for a suffix); name the kata explicitly.

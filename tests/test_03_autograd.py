@@ -9,11 +9,13 @@ torch.autograd.gradcheck and gradgradcheck (fast mode) in float64.
 """
 import pytest
 import torch
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from drivers import d03
 from torchkata import strategies as tks
 from torchkata.testing import assert_close, expect, torch_grad
+
+from drivers import d03
 
 # The catalog asks LogSumExp to be stable for |x| up to 1e4.
 LARGE = 1e4

@@ -12,12 +12,14 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from torch import nn
 
-from drivers import d04
 from torchkata import strategies as tks
 from torchkata.testing import assert_close, expect, torch_grad
+
+from drivers import d04
 
 # Named explicitly: an earlier plugin read test_04_custom_layer.py as kata "04_custom".
 KATA = "04_custom_layer"

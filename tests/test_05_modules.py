@@ -9,12 +9,14 @@ dtype and device are kept, with a tolerance for a few layers of float32 rounding
 """
 import pytest
 import torch
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from torch import nn
 
-from drivers import d05
 from torchkata import strategies as tks
 from torchkata.testing import assert_close, expect, torch_grad
+
+from drivers import d05
 
 KATA = "05_modules"
 
@@ -229,7 +231,7 @@ def test_residual_mlp_gradients_match_torch(kata, device, data, seed):
     assert_close(got["x_grad"], want[0], what=f"x.grad after ResidualMLP({dim}, {hidden}, {depth})(x).backward(g)",
                  inputs={"x": x})
     grads = {id(w): g for (w, _), g in zip(got["linears"], got["linear_grads"])}
-    for k, ((w1, b1), (w2, b2)) in enumerate(blocks):
+    for k, ((w1, _b1), (w2, _b2)) in enumerate(blocks):
         (gw1, gb1), (gw2, gb2) = grads[id(w1)], grads[id(w2)]
         for name, g, i in (("fc1.weight", gw1, 0), ("fc1.bias", gb1, 1), ("fc2.weight", gw2, 2), ("fc2.bias", gb2, 3)):
             expect(g is not None, f"block {k}: the grad of its {name} is None after backward")

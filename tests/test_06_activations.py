@@ -7,7 +7,8 @@ for a random upstream gradient (ones would make the softmax gradient vanish iden
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from torchkata import strategies as tks
 from torchkata.testing import assert_close, expect, torch_grad

@@ -8,7 +8,8 @@ compared in float64 with torch's, for a random upstream gradient.
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from torchkata import strategies as tks
 from torchkata.testing import assert_close, expect, torch_grad

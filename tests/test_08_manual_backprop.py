@@ -9,11 +9,13 @@ tolerance).
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from drivers import d08
 from torchkata import strategies as tks
 from torchkata.testing import assert_close, expect, torch_grad
+
+from drivers import d08
 
 # Named explicitly: the plugin's file-name pattern reads test_08_manual_backprop as kata
 # "08_manual" with a suffix "_backprop" (see the report on src/torchkata/plugin.py TEST_FILE).

@@ -13,11 +13,13 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from drivers import d09
 from torchkata import strategies as tks
 from torchkata.testing import assert_close, expect
+
+from drivers import d09
 
 # plugin.kata_id_of reads "test_09_gradient_descent" as kata "09_gradient" + suffix "_descent": name it.
 KATA = "09_gradient_descent"

@@ -10,11 +10,13 @@ import types
 
 import pytest
 import torch
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from drivers import d10
 from torchkata import strategies as tks
 from torchkata.testing import assert_close, expect
+
+from drivers import d10
 
 # torch's own optimizers, driven exactly like the solution's.
 TORCH = types.SimpleNamespace(SGD=torch.optim.SGD, Adam=torch.optim.Adam, AdamW=torch.optim.AdamW,

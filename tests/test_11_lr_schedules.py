@@ -15,10 +15,12 @@ import types
 
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+
+from torchkata.testing import assert_close, expect
 
 from drivers import d11
-from torchkata.testing import assert_close, expect
 
 # plugin.kata_id_of reads "test_11_lr_schedules" as kata "11_lr" + suffix "_schedules": name it.
 KATA = "11_lr_schedules"

@@ -4,16 +4,17 @@ The solution's classes and its DataLoader are built and exercised by the drivers
 tests/drivers/d12.py; every test asserts on the plain data they return. make_loader is
 driven with a dataset whose sample i is the int i, so batches show the visiting order.
 """
-import math
 
 import pytest
 import torch
-from hypothesis import assume, example, given, strategies as st
+from hypothesis import assume, example, given
+from hypothesis import strategies as st
 from torch.nn.utils.rnn import pad_sequence
 
-from drivers import d12
 from torchkata import strategies as tks
 from torchkata.testing import assert_close, expect
+
+from drivers import d12
 
 # The plugin's file-name pattern reads "test_12_data_loading" as kata "12_data": name it here.
 KATA = "12_data_loading"

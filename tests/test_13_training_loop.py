@@ -12,11 +12,14 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import Phase, given as _given, settings, strategies as st
+from hypothesis import Phase, settings
+from hypothesis import given as _given
+from hypothesis import strategies as st
 
-from drivers import d13
 from torchkata import strategies as tks
 from torchkata.testing import assert_close, expect
+
+from drivers import d13
 
 # The plugin's file-name regex reads "test_13_training_loop" as kata "13_training": say it.
 KATA = "13_training_loop"

@@ -11,7 +11,8 @@ float64 with torch's, through a random upstream gradient.
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from torchkata import strategies as tks
 from torchkata.guard import ForbiddenCallableError

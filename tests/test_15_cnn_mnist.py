@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from drivers import d15 as drivers
 from torchkata import strategies as tks
 from torchkata.testing import assert_close, expect
+
+from drivers import d15 as drivers
 
 # Named explicitly: the plugin's file-name pattern reads test_15_cnn_mnist as kata "15_cnn"
 # with a "_mnist" suffix (its lazy group stops at the first "_<lowercase>" tail).

@@ -9,8 +9,16 @@ from click.testing import CliRunner
 
 from torchkata.catalog import get_kata, load_catalog
 from torchkata.cli import cli
-from torchkata.learner import (Watcher, minimal_example, next_hint_level, pristine_stub, record_hint,
-                               reset, split_hints, suggested_order)
+from torchkata.learner import (
+    Watcher,
+    minimal_example,
+    next_hint_level,
+    pristine_stub,
+    record_hint,
+    reset,
+    split_hints,
+    suggested_order,
+)
 from torchkata.project import Project, status
 
 README = textwrap.dedent("""\

@@ -1,6 +1,7 @@
 """The tensor strategies keep their promises."""
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from torchkata import strategies as tks
 

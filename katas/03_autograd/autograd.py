@@ -10,7 +10,7 @@ requires_grad flag, not its .grad. Results are detached (they do not require gra
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

@@ -7,7 +7,7 @@ loss_fn(logits, y) -> 0-d tensor, the MEAN loss over the batch.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor, nn

@@ -6,7 +6,7 @@ seconds. Everything in torch is allowed here (nn.Conv2d, F.cross_entropy, torch.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F

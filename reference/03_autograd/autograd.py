@@ -1,7 +1,7 @@
 """Kata 03 · Autograd: gradients, vector-Jacobian products, custom Functions (reference)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

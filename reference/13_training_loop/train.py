@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor, nn

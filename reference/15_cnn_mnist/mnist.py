@@ -1,7 +1,7 @@
 """Kata 15 · A CNN for MNIST, trained and measured (reference solution)."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 CATALOG_PATH = Path(__file__).with_name("catalog.toml")
@@ -80,7 +80,7 @@ def parse_symbol(line: str) -> Symbol:
     return Symbol(m.group(1), "function", tuple(names), line)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_catalog(path: Path = CATALOG_PATH) -> dict[str, KataSpec]:
     data = tomllib.loads(path.read_text())
     katas = {}

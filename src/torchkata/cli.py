@@ -17,8 +17,18 @@ from rich.panel import Panel
 from rich.table import Table
 
 from torchkata.catalog import get_kata, load_catalog
-from torchkata.learner import (SuiteSummary, Watcher, minimal_example, next_hint_level, pristine_stub,
-                               read_hints, record_hint, reset as reset_stub, suggested_order, summarize_outcomes)
+from torchkata.learner import (
+    SuiteSummary,
+    Watcher,
+    minimal_example,
+    next_hint_level,
+    pristine_stub,
+    read_hints,
+    record_hint,
+    suggested_order,
+    summarize_outcomes,
+)
+from torchkata.learner import reset as reset_stub
 from torchkata.project import Project, status
 
 console = Console()

@@ -9,10 +9,10 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable
 
 from torchkata.catalog import KataSpec
 from torchkata.project import Project, is_untouched_source, status

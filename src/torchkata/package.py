@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from torchkata import __version__
@@ -30,7 +30,7 @@ build-backend = "setuptools.build_meta"
 [project]
 name = "torchkata-takehome"
 version = "{version}"
-requires-python = ">=3.10"
+requires-python = ">=3.11"
 dependencies = ["torch>=2.4", "numpy", "pytest>=8", "hypothesis>=6.100", "click>=8.1", "rich>=13"]
 
 [project.entry-points.pytest11]
@@ -141,7 +141,7 @@ def build_package(project: Path, kata_ids: list[str], out: Path, title: str | No
         "title": title, "minutes": minutes, "katas": [s.id for s in specs],
         "torchkata_version": __version__,
         "hidden_suite_sha256": suite_digest(project / "tests", [s.id for s in specs]),
-        "created_at": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "created_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     shipped: dict[str, str] = {}

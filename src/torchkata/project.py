@@ -15,7 +15,7 @@ class Project:
     root: Path
 
     @classmethod
-    def find(cls, start: Path | None = None) -> "Project":
+    def find(cls, start: Path | None = None) -> Project:
         """The nearest folder above START holding katas/ (or tests/) and a pyproject.toml."""
         here = Path(start or Path.cwd()).resolve()
         for folder in (here, *here.parents):

@@ -74,6 +74,7 @@ class SandboxFacts:
 def _python_paths() -> list[str]:
     """Folders the worker's python needs: the interpreter's prefix and every import path."""
     import torch
+
     import torchkata
 
     paths = {sys.base_prefix, sys.prefix, str(Path(torch.__file__).parent.parent),
