@@ -77,6 +77,43 @@ def test_modifying_an_input_in_place_fails(mini_project):
     result.stdout.fnmatch_lines(["*relu modified its input (argument 0) in place*"])
 
 
+def test_an_exception_in_the_solution_shows_its_frames_not_the_plugins(mini_project):
+    mini_project.write("crash/06_activations/activations.py", """\
+        def _positive_part(x):
+            return x.flatten()[10**9]
+
+        def relu(x):
+            return _positive_part(x)
+        """)
+    result = run(mini_project, "tests", "--impl", "crash", "--device", "cpu")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(["*crash/06_activations/activations.py:5: in relu*",
+                                 "*def _positive_part(x):*",
+                                 "*IndexError: index 1000000000 is out of bounds*"])
+    for machinery in ("torchkata/harness.py", "torchkata/plugin.py", "hypothesis/core.py", "_pytest/"):
+        assert machinery not in out, f"{machinery} in the traceback:\n{out}"
+
+
+def test_a_gradient_mismatch_names_the_input_and_the_maximum_error(mini_project):
+    mini_project.write("tests/test_06_activations.py", """\
+        import torch
+        from torchkata.testing import assert_close
+
+        def test_relu_gradient(kata, device):
+            x = torch.tensor([-1.0, 2.0, 3.0], dtype=torch.float64, device=device)
+            _, (grad,) = kata.grad("relu", x)
+            assert_close(grad, (x > 0).to(x.dtype), what="d relu / dx", inputs={"x": x})
+        """)
+    mini_project.write("leaky/06_activations/activations.py", "def relu(x):\n    return x.clamp_min(0) + 0.25 * x\n")
+    result = run(mini_project, "tests", "--impl", "leaky", "--device", "cpu")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*d relu / dx: 3 of 3 elements differ*",
+                                 "*first at index (0,): expected 0.0, got 0.25*",
+                                 "*max abs error 0.25, max rel error inf*",
+                                 "*x = tensor(shape=(3,), dtype=torch.float64, device=cpu) = ?-1.0, 2.0, 3.0?*"])
+
+
 def test_verify_mode_reports_a_surviving_mutant_and_fails(mini_project):
     mini_project.write("katas/06_activations/README.md", "# relu\n")
     mini_project.write("tests/mutants/06_activations.toml", '''
