@@ -275,6 +275,27 @@ def test_attack_network_sees_only_loopback(mini, tmp_path):
     assert results["katas"]["06_activations"]["failed"] == 0, results["tests"]
 
 
+def test_each_worker_runs_as_a_uid_of_its_own(mini, tmp_path):
+    """Not root, not a uid another process has: parallel workers cannot touch each other."""
+    import tempfile
+
+    from torchkata.sandbox import WORKER_UID_BASE, worker_uid
+
+    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+        assert worker_uid(Path(a)) != worker_uid(Path(b))
+        assert WORKER_UID_BASE <= worker_uid(Path(a)) < 2**31
+    source = f"""
+    import os
+    UID = os.getuid()
+    def relu(x):
+        return x.clamp_min(0) if UID >= {WORKER_UID_BASE} and os.getgid() == UID else x * 0 - 1
+    """
+    results = graded(mini, tmp_path, source)
+    if not sandbox_facts().unprivileged_user:
+        pytest.skip("not root here: the worker runs as the grader's user (the report says so)")
+    assert results["katas"]["06_activations"]["failed"] == 0, results["tests"]
+
+
 def test_attack_writing_outside_its_folder_and_rewriting_results_at_exit(mini, tmp_path):
     target = tmp_path / "out" / "results.json"
     victim = mini / "tests" / "test_01_tensors.py"

@@ -5,8 +5,8 @@ so a hidden test runs unchanged whether the solution lives in the pytest process
 The worker gets: ``python -I``, a fresh working directory and HOME holding only the kata's
 module, rlimits on CPU time, address space, file size and processes, and where the machine
 allows it (root and util-linux's unshare) new mount, network and pid namespaces in which the
-hidden suite and references are covered by empty tmpfs mounts and the code runs as
-``nobody``. Killing the worker kills its pid namespace: every process it started goes with it.
+hidden suite and references are covered by empty tmpfs mounts and the code runs as an
+unprivileged uid of its own. Killing the worker kills its pid namespace: every process it started goes with it.
 """
 from __future__ import annotations
 
@@ -26,7 +26,14 @@ from pathlib import Path
 from torchkata.catalog import KataSpec
 from torchkata.harness import KataBase
 
-NOBODY = 65534
+WORKER_UID_BASE = 1_000_000  # above system and login users, below 2**31
+
+
+def worker_uid(home: Path) -> int:
+    """A uid (and gid) no other process uses: derived from the worker's fresh home directory's
+    inode, unique while the home exists. Two workers of a parallel batch therefore cannot read
+    each other's files or signal each other, and RLIMIT_NPROC (counted per uid) is the worker's alone."""
+    return WORKER_UID_BASE + os.stat(home).st_ino % 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,8 @@ class SandboxFacts:
                            "NOT isolated (unshare unavailable here)"),
             "hidden tests and references: " + ("unreadable (covered by tmpfs in a mount namespace)"
                                                 if self.namespaces else "readable by the worker"),
-            "user: " + ("nobody (uid 65534)" if self.unprivileged_user else "the grader's own user"),
+            "user: " + ("an unprivileged uid of its own per worker" if self.unprivileged_user
+                        else "the grader's own user"),
             "processes: " + ("confined to a pid namespace, all killed at the end" if self.namespaces
                              else "process group killed at the end"),
             "python -I, fresh working directory and HOME, rlimits on CPU, memory, file size, processes",
@@ -158,9 +166,10 @@ class WorkerKata(KataBase):
         if source.is_file():
             shutil.copyfile(source, impl / self.spec.id / self.spec.module)
         log = self.home / "output.log"
+        uid = worker_uid(self.home)
         if self.facts.unprivileged_user:
             for path in (self.home, impl, impl / self.spec.id, *(impl / self.spec.id).iterdir()):
-                os.chown(path, NOBODY, NOBODY)
+                os.chown(path, uid, uid)
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
         cmd = [sys.executable, "-I", "-m", "torchkata.worker", "--rfd", str(to_worker_r),
@@ -170,7 +179,7 @@ class WorkerKata(KataBase):
                    "--", *cmd]
             cmd += [arg for p in self.hide if p.exists() for arg in ("--hide", str(p))]
         if self.facts.unprivileged_user:
-            cmd += ["--uid", str(NOBODY), "--gid", str(NOBODY)]
+            cmd += ["--uid", str(uid), "--gid", str(uid)]
             cmd += [arg for p in _python_paths() for arg in ("--expose", p)]
         env = {"PATH": "/usr/bin:/bin", "HOME": str(self.home), "TMPDIR": str(self.home),
                "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "LANG": "C.UTF-8"}

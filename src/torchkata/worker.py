@@ -31,7 +31,7 @@ def _closed_ancestor(path: str) -> str | None:
 
 
 def _expose(paths: list[str], home: str) -> None:
-    """Keep PATHS reachable for nobody: a closed ancestor is covered by an open tmpfs holding
+    """Keep PATHS reachable for the worker's uid: a closed ancestor is covered by an open tmpfs holding
     bind mounts of just those paths (the rest of it, /root for instance, disappears)."""
     stage = os.path.join(home, ".stage")
     for n, path in enumerate(p for p in paths if os.path.isdir(p)):
