@@ -65,8 +65,7 @@ def extract_zip(archive: Path, dest: Path) -> None:
             if info.compress_size and info.file_size / info.compress_size > MAX_RATIO and info.file_size > 1 << 20:
                 raise ArchiveRefused(f"{info.filename!r} inflates {info.file_size // info.compress_size}x: "
                                      "refused as a zip bomb")
-        if declared > MAX_BYTES:
-            raise ArchiveRefused(f"archive inflates to {declared >> 20} MiB (at most {MAX_BYTES >> 20} MiB)")
+        _check_declared_size(declared)
         budget = [MAX_BYTES]
         for info in members:
             target = dest / _check_name(info.filename)
@@ -78,6 +77,12 @@ def extract_zip(archive: Path, dest: Path) -> None:
                     _write_capped(source, target, budget)
             except (zipfile.BadZipFile, RuntimeError, OSError, EOFError) as err:
                 raise ArchiveRefused(f"{info.filename!r} cannot be read from the archive ({err})") from None
+
+
+def _check_declared_size(declared: int) -> None:
+    """Refuse before writing anything when the headers already add up to too much."""
+    if declared > MAX_BYTES:
+        raise ArchiveRefused(f"archive inflates to {declared >> 20} MiB (at most {MAX_BYTES >> 20} MiB)")
 
 
 def extract_tar(archive: Path, dest: Path) -> None:
@@ -102,8 +107,7 @@ def extract_tar(archive: Path, dest: Path) -> None:
             if not (member.isfile() or member.isdir()):
                 raise ArchiveRefused(f"special file in the archive: {member.name!r}")
             declared += member.size
-        if declared > MAX_BYTES:
-            raise ArchiveRefused(f"archive inflates to {declared >> 20} MiB (at most {MAX_BYTES >> 20} MiB)")
+        _check_declared_size(declared)
         budget = [MAX_BYTES]
         for member in members:
             target = dest / _check_name(member.name)
