@@ -1,4 +1,9 @@
-"""Hypothesis strategies for tensors: explicit dtype, device and shape, bounded finite values."""
+"""Hypothesis strategies for tensors: explicit dtype, device and shape, bounded finite values.
+
+The defaults draw the contract's whole domain: 0-d and empty shapes, and four memory layouts
+(contiguous, strided, transposed, expanded). A suite narrows a strategy only where its kata's
+contract excludes a case, and says why next to the call.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -19,7 +24,8 @@ def float_dtypes() -> st.SearchStrategy[torch.dtype]:
     return st.sampled_from(FLOAT_DTYPES)
 
 
-def shapes(min_dims: int = 1, max_dims: int = 3, min_side: int = 1, max_side: int = 5) -> st.SearchStrategy[tuple[int, ...]]:
+def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 0, max_side: int = 5) -> st.SearchStrategy[tuple[int, ...]]:
+    """Shapes from 0-d (``()``) to MAX_DIMS dimensions; sides from MIN_SIDE (0: empty tensors)."""
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
 
 
@@ -51,33 +57,62 @@ def _elements(dtype: torch.dtype, min_value, max_value):
     return st.integers(min_value=int(min_value), max_value=int(max_value))
 
 
+LAYOUTS = ("contiguous", "strided", "transposed", "expanded")
+
+
+def layouts() -> st.SearchStrategy[str]:
+    """A memory layout for `tensors`: the same values, stored four ways."""
+    return st.sampled_from(LAYOUTS)
+
+
+def _with_layout(draw, shape: tuple[int, ...], np_dtype, elements, layout: str, device) -> torch.Tensor:
+    """A tensor of SHAPE on DEVICE whose storage follows LAYOUT (contiguous where the shape
+    cannot have it: a 0-d tensor has no stride to change). The view is taken on the device."""
+    def array(s):
+        return torch.from_numpy(draw(hnp.arrays(np_dtype, s, elements=elements)).copy()).to(device)
+
+    if layout == "strided" and len(shape) >= 1:
+        # A wider tensor with every other element of the last dimension kept: strided memory.
+        return array(shape[:-1] + (2 * shape[-1],))[..., ::2]
+    if layout == "transposed" and len(shape) >= 2:
+        swapped = shape[:-2] + (shape[-1], shape[-2])
+        return array(swapped).transpose(-1, -2)
+    if layout == "expanded" and len(shape) >= 1:
+        # One dimension broadcast from size 1 (stride 0): its rows share memory. Inputs stay
+        # read-only, so a solution that writes into its input is caught by the harness.
+        dims = [i for i, side in enumerate(shape) if side > 1] or [0]
+        dim = draw(st.sampled_from(dims))
+        base = array(shape[:dim] + (1,) + shape[dim + 1:])
+        return base.expand(shape)
+    return array(shape)
+
+
 @st.composite
 def tensors(draw, shape=(2, 3), dtype=torch.float32, device="cpu", min_value=-10, max_value=10,
-            noncontiguous: bool | None = None, elements=None) -> torch.Tensor:
+            noncontiguous: bool | None = None, elements=None, layout: str | None = None) -> torch.Tensor:
     """A tensor of SHAPE and DTYPE on DEVICE with values in [min_value, max_value].
 
-    SHAPE and DTYPE may be strategies. NONCONTIGUOUS: True gives a strided view, False a
-    contiguous tensor, None draws either (a correct solution must not care).
+    SHAPE and DTYPE may be strategies. LAYOUT is one of LAYOUTS; None (the default) draws
+    one (a correct solution must not care). NONCONTIGUOUS (older spelling): False forces a
+    contiguous tensor, True a non-contiguous one.
     """
     shape = tuple(draw(shape) if isinstance(shape, st.SearchStrategy) else shape)
     dtype = draw(dtype) if isinstance(dtype, st.SearchStrategy) else dtype
-    if noncontiguous is None:
-        noncontiguous = draw(st.booleans())
+    if layout is None:
+        if noncontiguous is False:
+            layout = "contiguous"
+        elif noncontiguous is True:
+            layout = draw(st.sampled_from(LAYOUTS[1:]))
+        else:
+            layout = draw(layouts())
+    elif layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
     elements = elements if elements is not None else _elements(dtype, min_value, max_value)
     # Draw in the target dtype's numpy type so the values are exactly representable.
-    np_dtype = _NUMPY[dtype]
-    if noncontiguous and len(shape) >= 1:
-        # Draw a wider array and keep every other column: same values, strided memory.
-        wide = shape[:-1] + (2 * shape[-1],)
-        array = draw(hnp.arrays(np_dtype, wide, elements=elements))
-        t = torch.from_numpy(array.copy())[..., ::2]
-    else:
-        array = draw(hnp.arrays(np_dtype, shape, elements=elements))
-        t = torch.from_numpy(array.copy())
-    return t.to(device=device)
+    return _with_layout(draw, shape, _NUMPY[dtype], elements, layout, device)
 
 
-def labels(shape, num_classes: int, device="cpu") -> st.SearchStrategy[torch.Tensor]:
-    """A LongTensor of SHAPE with values in [0, num_classes)."""
+def labels(shape, num_classes: int, device="cpu", layout: str | None = None) -> st.SearchStrategy[torch.Tensor]:
+    """A LongTensor of SHAPE with values in [0, num_classes), in any layout (targets are inputs too)."""
     return tensors(shape=shape, dtype=torch.int64, device=device, min_value=0, max_value=num_classes - 1,
-                   noncontiguous=False)
+                   layout=layout)

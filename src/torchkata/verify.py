@@ -27,6 +27,7 @@ class Mutant:
     mistake: str
     root: Path | None  # None when the mutant could not be built
     problem: str = ""
+    beyond: bool = False  # a realistic bug the catalog does not list (`beyond = "..."` in the TOML)
 
 
 @dataclass
@@ -125,32 +126,48 @@ class VerifySession:
         mutants = []
         for i, entry in enumerate(entries, 1):
             label = f"mutant{i}"
-            mistake = entry.get("mistake", "")
-            if mistake not in spec.mistakes:
-                result.problems.append(f"{label}: mistake {mistake!r} is not in the catalog")
+            beyond = "beyond" in entry
+            mistake = entry.get("beyond" if beyond else "mistake", "")
+            if beyond and "mistake" in entry:
+                result.problems.append(f"{label}: give either mistake (a catalog entry) or beyond, not both")
+            elif beyond and not mistake:
+                result.problems.append(f"{label}: beyond needs a description of the bug")
+            elif not beyond and mistake not in spec.mistakes:
+                result.problems.append(f"{label}: mistake {mistake!r} is not in the catalog "
+                                       "(a bug the catalog does not list is `beyond = \"...\"`)")
             try:
                 mutated = _apply_edits(source, entry)
             except (KeyError, ValueError) as err:
                 result.problems.append(f"{label} ({mistake}): {err}")
-                mutants.append(Mutant(label, mistake, None, str(err)))
+                mutants.append(Mutant(label, mistake, None, str(err), beyond))
                 continue
             root = self.tmp / label / spec.id
             folder = root / spec.id
             folder.mkdir(parents=True, exist_ok=True)
             (folder / spec.module).write_text(mutated)
-            mutants.append(Mutant(label, mistake, root))
-        covered = {m.mistake for m in mutants}
+            mutants.append(Mutant(label, mistake, root, beyond=beyond))
+        covered = {m.mistake for m in mutants if not m.beyond}
         for mistake in spec.mistakes:
             if mistake not in covered:
                 result.problems.append(f"no mutant for the catalog mistake {mistake!r}")
         return mutants
 
+    def _alternative(self, kata_id: str) -> Path | None:
+        """tests/alternatives/<id>/<module>: a correct solution written unlike the reference."""
+        spec = self.katas[kata_id].spec
+        root = self.suite / "alternatives"
+        return root if (root / kata_id / spec.module).is_file() else None
+
     def labels(self, kata_id: str) -> list[str]:
-        return ["reference", "stub"] + [m.label for m in self.mutants.get(kata_id, []) if m.root is not None]
+        alternative = ["alternative"] if self._alternative(kata_id) else []
+        return ["reference", *alternative, "stub"] + [m.label for m in self.mutants.get(kata_id, [])
+                                                       if m.root is not None]
 
     def root_for(self, kata_id: str, label: str) -> Path:
         if label == "reference":
             return self.project / "reference"
+        if label == "alternative":
+            return self._alternative(kata_id)
         if label == "stub":
             return self.project / "katas"
         return next(m.root for m in self.mutants[kata_id] if m.label == label)
@@ -208,16 +225,20 @@ class VerifySession:
                 problems.append("reference fails: " + ", ".join(ref_fail))
             if not ref_ran:
                 problems.append("reference ran no test")
+            alt = by_impl.get("alternative", {})
+            alt_fail = sorted({f"{t}[{d}]" for (d, t), v in alt.items() if v == "failed"})
+            if alt_fail:
+                problems.append("the correct alternative (tests/alternatives) is rejected: " + ", ".join(alt_fail))
             stub = by_impl.get("stub", {})
             stub_ran = {k: v for k, v in stub.items() if v != "skipped"}
             stub_pass = sorted({f"{t}[{d}]" for (d, t), v in stub_ran.items() if v == "passed"})
             if stub_pass:
                 problems.append("stub passes (the test checks nothing): " + ", ".join(stub_pass))
-            caught, survivors = 0, []
+            caught, survivors = {False: 0, True: 0}, []
             for mutant in self.mutants.get(kata_id, []):
                 outcomes = list(by_impl.get(mutant.label, {}).values())
                 if mutant.root is not None and any(v == "failed" for v in outcomes):
-                    caught += 1
+                    caught[mutant.beyond] += 1
                 elif outcomes and all(v == "skipped" for v in outcomes):
                     survivors.append(f"{mutant.mistake} (every test skipped: nothing ran)")
                 else:
@@ -234,8 +255,10 @@ class VerifySession:
                 "tests": len(result.tests),
                 "devices": devices,
                 "reference": f"{sum(v == 'passed' for v in ref_ran.values())}/{len(ref_ran)}",
+                "alternative": f"{sum(v == 'passed' for v in alt.values())}/{len(alt)}" if alt else "-",
                 "stub_failed": f"{sum(v != 'passed' for v in stub_ran.values())}/{len(stub_ran)}",
-                "mutants": f"{caught}/{len(self.mutants.get(kata_id, []))}",
+                "mutants": f"{caught[False]}/{sum(not m.beyond for m in self.mutants.get(kata_id, []))}",
+                "beyond": f"{caught[True]}/{sum(m.beyond for m in self.mutants.get(kata_id, []))}",
                 "problems": problems,
                 "ok": not problems,
             })
@@ -247,17 +270,21 @@ class VerifySession:
         rows = self.table()
         tr = terminalreporter
         tr.section("torchkata verify")
-        header = f"{'kata':<22} {'tests':>5} {'devices':<10} {'reference':>10} {'stub fails':>10} {'mutants':>8}  verdict"
+        header = f"{'kata':<22} {'tests':>5} {'devices':<10} {'reference':>10} {'alt':>7} {'stub fails':>10} {'mutants':>8} {'beyond':>7}  verdict"
         tr.write_line(header)
         tr.write_line("-" * len(header))
         for row in rows:
             verdict = "ok" if row["ok"] else "SHORTFALL"
             tr.write_line(f"{row['kata']:<22} {row['tests']:>5} {','.join(row['devices']) or '-':<10} "
-                          f"{row['reference']:>10} {row['stub_failed']:>10} {row['mutants']:>8}  {verdict}")
+                          f"{row['reference']:>10} {row['alternative']:>7} {row['stub_failed']:>10} {row['mutants']:>8} {row['beyond']:>7}  {verdict}")
         for row in rows:
             for problem in row["problems"]:
                 tr.write_line(f"  {row['kata']}: {problem}", red=True)
         tr.write_line("(pytest's failed count above is the stubs and mutants failing, as they must; "
                       "this table is the verdict)")
+        def total(key):
+            caught, n = zip(*(map(int, row[key].split("/")) for row in rows)) if rows else ((0,), (0,))
+            return f"{sum(caught)}/{sum(n)}"
+        tr.write_line(f"mutants caught: {total('mutants')} catalog mistakes, {total('beyond')} beyond the catalog")
         total_ok = sum(row["ok"] for row in rows)
         tr.write_line(f"{total_ok}/{len(rows)} katas verified", green=total_ok == len(rows), red=total_ok != len(rows))
