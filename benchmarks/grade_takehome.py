@@ -14,10 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from torchkata.archive import unpack
 from torchkata.catalog import load_catalog
-from torchkata.grade import grade_one
-from torchkata.package import build_package
+from torchkata.grading.archive import unpack
+from torchkata.grading.grade import grade_one
+from torchkata.grading.takehome import build_package
 
 PROJECT = Path(__file__).resolve().parent.parent
 

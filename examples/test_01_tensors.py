@@ -3,8 +3,6 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-KATA = "01_tensors"
-MODULE = "tensors.py"
 
 
 def test_one_hot_of_three_labels_is_a_float32_identity_permutation(solution):

@@ -2,8 +2,6 @@
 import numpy as np
 import torch
 
-KATA = "02_numpy_bridge"
-MODULE = "bridge.py"
 
 
 def test_to_tensor_shared_sees_a_later_write_into_the_array(solution):

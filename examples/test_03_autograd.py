@@ -2,8 +2,6 @@
 import torch
 from torch.testing import assert_close
 
-KATA = "03_autograd"
-MODULE = "autograd.py"
 
 
 def test_grad_of_sum_of_squares_is_2x_and_leaves_x_alone(solution):

@@ -3,8 +3,6 @@ import torch
 from torch import nn
 from torch.testing import assert_close
 
-KATA = "04_custom_layer"
-MODULE = "layers.py"
 
 
 def test_custom_linear_registers_weight_and_bias_like_nn_linear(solution):

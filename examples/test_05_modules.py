@@ -4,8 +4,6 @@ import torch
 from torch import nn
 from torch.testing import assert_close
 
-KATA = "05_modules"
-MODULE = "models.py"
 
 
 def test_make_mlp_puts_one_activation_between_linears_and_none_after_the_last(solution):

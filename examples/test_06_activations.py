@@ -8,8 +8,6 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-KATA = "06_activations"
-MODULE = "activations.py"
 
 
 def test_relu_zeroes_negatives_and_keeps_positives(solution):

@@ -8,8 +8,6 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-KATA = "07_losses"
-MODULE = "losses.py"
 
 
 def test_mse_loss_reductions_on_a_small_pair(solution):

@@ -7,8 +7,6 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-KATA = "08_manual_backprop"
-MODULE = "backprop.py"
 
 
 def _readme_example():

@@ -5,8 +5,6 @@ The hidden suite checks many more shapes, dtypes, batch sizes and seeds.
 import torch
 from torch.testing import assert_close
 
-KATA = "09_gradient_descent"
-MODULE = "descent.py"
 
 
 def _line():

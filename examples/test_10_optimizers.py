@@ -6,8 +6,6 @@ checks many more hyperparameters, param groups, state_dict round-trips and longe
 import torch
 from torch.testing import assert_close
 
-KATA = "10_optimizers"
-MODULE = "optimizers.py"
 
 
 def _run(make_opt, grads, start):

@@ -4,8 +4,6 @@ import math
 import pytest
 import torch
 
-KATA = "11_lr_schedules"
-MODULE = "schedules.py"
 
 
 def _optimizer(*lrs):

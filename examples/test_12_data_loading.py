@@ -2,8 +2,6 @@
 import pytest
 import torch
 
-KATA = "12_data_loading"
-MODULE = "data.py"
 
 
 def _dataset(solution):

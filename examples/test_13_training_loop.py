@@ -5,8 +5,6 @@ import pytest
 import torch
 from torch import nn
 
-KATA = "13_training_loop"
-MODULE = "train.py"
 
 CPU = torch.device("cpu")
 

@@ -2,8 +2,6 @@
 import torch
 import torch.nn.functional as F
 
-KATA = "14_conv_pool"
-MODULE = "conv.py"
 
 
 def _rand(*shape, seed=0):

@@ -2,8 +2,6 @@
 import torch
 from torch import nn
 
-KATA = "15_cnn_mnist"
-MODULE = "mnist.py"
 
 CPU = torch.device("cpu")
 

@@ -29,7 +29,7 @@ def mini_project(pytester):
         p.write_text(textwrap.dedent(text))
         return p
 
-    write("pyproject.toml", "[tool.pytest.ini_options]\ntestpaths = ['tests']\n")
+    write("pyproject.toml", "[tool.torchkata]\n\n[tool.pytest.ini_options]\ntestpaths = ['tests']\n")
     write("tests/test_06_activations.py", RELU_TEST)
     write("katas/06_activations/activations.py",
           "def relu(x):\n    raise NotImplementedError('relu: keep the positive part')\n")

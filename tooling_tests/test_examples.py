@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 
 from torchkata.catalog import load_catalog
-from torchkata.package import build_package
+from torchkata.grading.takehome import build_package
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((REPO / "examples").glob("test_*.py"))
 
 
 def run_examples(folder: Path, impl: Path, report: Path, *files) -> dict:
-    env = {**os.environ, "TORCHKATA_EXAMPLES_IMPL": str(impl)}
+    env = dict(os.environ)
     subprocess.run([sys.executable, "-m", "pytest", *map(str, files), "-q", "-p", "no:cacheprovider",
-                    "--torchkata-report", str(report)], cwd=folder, env=env, capture_output=True, text=True,
+                    "--torchkata-report", str(report), "--torchkata-impl", str(impl)], cwd=folder, env=env, capture_output=True, text=True,
                    timeout=600, check=False)
     return {t["nodeid"]: t["outcome"] for t in json.loads(report.read_text())["tests"]}
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from torchkata.archive import ArchiveRefused, unpack
-from torchkata.grade import GradingError, grade_batch, grade_one
-from torchkata.package import build_package
-from torchkata.sandbox import sandbox_facts
+from torchkata.grading.archive import ArchiveRefused, unpack
+from torchkata.grading.grade import GradingError, grade_batch, grade_one
+from torchkata.grading.sandbox import sandbox_facts
+from torchkata.grading.takehome import build_package
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -85,7 +85,7 @@ def mini(tmp_path_factory):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
 
-    write("pyproject.toml", "[tool.pytest.ini_options]\ntestpaths = ['tests']\n")
+    write("pyproject.toml", "[tool.torchkata]\n\n[tool.pytest.ini_options]\ntestpaths = ['tests']\n")
     write("tests/test_06_activations.py", HIDDEN_06)
     write("tests/test_01_tensors.py", HIDDEN_01)
     write("tests/drivers/__init__.py", "")
@@ -279,7 +279,7 @@ def test_each_worker_runs_as_a_uid_of_its_own(mini, tmp_path):
     """Not root, not a uid another process has: parallel workers cannot touch each other."""
     import tempfile
 
-    from torchkata.sandbox import WORKER_UID_BASE, worker_uid
+    from torchkata.grading.sandbox import WORKER_UID_BASE, worker_uid
 
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         assert worker_uid(Path(a)) != worker_uid(Path(b))

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from torchkata.catalog import get_kata, load_catalog
-from torchkata.cli import cli
-from torchkata.learner import (
+from torchkata.learn.cli import cli
+from torchkata.learn.loop import (
     Watcher,
     minimal_example,
     next_hint_level,
@@ -19,7 +19,7 @@ from torchkata.learner import (
     split_hints,
     suggested_order,
 )
-from torchkata.project import Project, status
+from torchkata.learn.progress import Project, status
 
 README = textwrap.dedent("""\
     # 06 · Activations
@@ -52,7 +52,7 @@ SOLVED = "def relu(x):\n    return x.clamp_min(0)\n"
 
 @pytest.fixture
 def project(tmp_path):
-    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\ntestpaths = ['tests']\n")
+    (tmp_path / "pyproject.toml").write_text("[tool.torchkata]\n\n[tool.pytest.ini_options]\ntestpaths = ['tests']\n")
     kata = tmp_path / "katas" / "06_activations"
     kata.mkdir(parents=True)
     (kata / "README.md").write_text(README)
@@ -67,11 +67,11 @@ def invoke(project, *args, input=None):
 # ------------------------------------------------------------------------------ order
 
 def test_suggested_order_puts_every_kata_after_its_prerequisites():
-    from torchkata.learner import PREREQUISITES
+    from torchkata.policy import prerequisites
 
     order = [s.id for s in suggested_order(load_catalog().values())]
     assert sorted(order) == sorted(load_catalog())
-    for kata_id, needs in PREREQUISITES.items():
+    for kata_id, needs in prerequisites().items():
         for need in needs:
             assert order.index(need) < order.index(kata_id), f"{need} must come before {kata_id}"
 

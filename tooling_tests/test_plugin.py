@@ -6,24 +6,24 @@ def run(pytester, *args):
 
 
 def test_kata_folder_runs_its_hidden_suite_against_the_stub(mini_project):
-    result = run(mini_project, "katas/06_activations", "--device", "cpu")
+    result = run(mini_project, "katas/06_activations", "--torchkata-device", "cpu")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*NotImplementedError: relu: keep the positive part*"])
     result.stdout.fnmatch_lines(["*test_06_activations.py::test_relu_matches_torch*"])
 
 
 def test_reference_folder_passes(mini_project):
-    run(mini_project, "reference/06_activations", "--device", "cpu").assert_outcomes(passed=1)
+    run(mini_project, "reference/06_activations", "--torchkata-device", "cpu").assert_outcomes(passed=1)
 
 
 def test_impl_option_points_the_suite_at_any_folder(mini_project):
     mini_project.write("elsewhere/06_activations/activations.py", "def relu(x):\n    return x * (x > 0)\n")
-    run(mini_project, "tests", "--impl", "elsewhere", "--device", "cpu").assert_outcomes(passed=1)
+    run(mini_project, "tests", "--torchkata-impl", "elsewhere", "--torchkata-device", "cpu").assert_outcomes(passed=1)
 
 
 def test_missing_module_is_skipped_with_a_reason(mini_project):
     (mini_project.path / "empty").mkdir()
-    result = run(mini_project, "tests", "--impl", "empty", "--device", "cpu", "-rs")
+    result = run(mini_project, "tests", "--torchkata-impl", "empty", "--torchkata-device", "cpu", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*no activations.py in*"])
 
@@ -41,7 +41,7 @@ def test_cuda_is_skipped_with_a_reason_not_dropped(mini_project):
 
 def test_syntax_error_is_one_clear_line(mini_project):
     mini_project.write("broken/06_activations/activations.py", "def relu(x)\n    return x\n")
-    result = run(mini_project, "tests", "--impl", "broken", "--device", "cpu")
+    result = run(mini_project, "tests", "--torchkata-impl", "broken", "--torchkata-device", "cpu")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*activations.py:1: syntax error*"])
     assert "Traceback" not in result.stdout.str()
@@ -49,7 +49,7 @@ def test_syntax_error_is_one_clear_line(mini_project):
 
 def test_wrong_signature_names_the_expected_parameters(mini_project):
     mini_project.write("wrongsig/06_activations/activations.py", "def relu(t):\n    return t.clamp_min(0)\n")
-    result = run(mini_project, "tests", "--impl", "wrongsig", "--device", "cpu")
+    result = run(mini_project, "tests", "--torchkata-impl", "wrongsig", "--torchkata-device", "cpu")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*relu has parameters (t); the catalog asks for (x)*"])
 
@@ -57,7 +57,7 @@ def test_wrong_signature_names_the_expected_parameters(mini_project):
 def test_forbidden_callable_named_in_source_is_rejected(mini_project):
     mini_project.write("named/06_activations/activations.py",
                        "import torch.nn.functional as F\n\ndef relu(x):\n    return F.relu(x)\n")
-    result = run(mini_project, "tests", "--impl", "named", "--device", "cpu")
+    result = run(mini_project, "tests", "--torchkata-impl", "named", "--torchkata-device", "cpu")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*names a forbidden callable: torch.nn.functional.relu (line 4)*"])
 
@@ -65,14 +65,14 @@ def test_forbidden_callable_named_in_source_is_rejected(mini_project):
 def test_forbidden_callable_reached_through_a_string_raises_at_run_time(mini_project):
     mini_project.write("sneaky/06_activations/activations.py",
                        "import torch\n\ndef relu(x):\n    return getattr(torch, 're' + 'lu')(x)\n")
-    result = run(mini_project, "tests", "--impl", "sneaky", "--device", "cpu")
+    result = run(mini_project, "tests", "--torchkata-impl", "sneaky", "--torchkata-device", "cpu")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*ForbiddenCallableError: torch.relu is forbidden in kata 06_activations*"])
 
 
 def test_modifying_an_input_in_place_fails(mini_project):
     mini_project.write("inplace/06_activations/activations.py", "def relu(x):\n    return x.clamp_min_(0)\n")
-    result = run(mini_project, "tests", "--impl", "inplace", "--device", "cpu")
+    result = run(mini_project, "tests", "--torchkata-impl", "inplace", "--torchkata-device", "cpu")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*relu modified its input (argument 0) in place*"])
 
@@ -85,7 +85,7 @@ def test_an_exception_in_the_solution_shows_its_frames_not_the_plugins(mini_proj
         def relu(x):
             return _positive_part(x)
         """)
-    result = run(mini_project, "tests", "--impl", "crash", "--device", "cpu")
+    result = run(mini_project, "tests", "--torchkata-impl", "crash", "--torchkata-device", "cpu")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     result.stdout.fnmatch_lines(["*crash/06_activations/activations.py:5: in relu*",
@@ -106,7 +106,7 @@ def test_a_gradient_mismatch_names_the_input_and_the_maximum_error(mini_project)
             assert_close(grad, (x > 0).to(x.dtype), what="d relu / dx", inputs={"x": x})
         """)
     mini_project.write("leaky/06_activations/activations.py", "def relu(x):\n    return x.clamp_min(0) + 0.25 * x\n")
-    result = run(mini_project, "tests", "--impl", "leaky", "--device", "cpu")
+    result = run(mini_project, "tests", "--torchkata-impl", "leaky", "--torchkata-device", "cpu")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*d relu / dx: 3 of 3 elements differ*",
                                  "*first at index (0,): expected 0.0, got 0.25*",
@@ -122,7 +122,7 @@ def test_verify_mode_reports_a_surviving_mutant_and_fails(mini_project):
         find = "x.clamp_min(0)"
         replace = "x.clamp_min(0) + 0.0"
         ''')
-    result = run(mini_project, "tests", "--torchkata-verify", "--device", "cpu", "--tb=no")
+    result = run(mini_project, "tests", "--torchkata-verify", "--torchkata-device", "cpu", "--tb=no")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*mutants not caught: softmax over the wrong dim*"])
 
@@ -135,5 +135,5 @@ def test_verify_mode_passes_when_the_mutant_is_caught(mini_project):
         find = "x.clamp_min(0)"
         replace = "x.clamp_min(-1)"
         ''')
-    result = run(mini_project, "tests", "--torchkata-verify", "--device", "cpu", "--tb=no")
+    result = run(mini_project, "tests", "--torchkata-verify", "--torchkata-device", "cpu", "--tb=no")
     result.stdout.fnmatch_lines(["*06_activations*1/1*1/1*1/1*"])

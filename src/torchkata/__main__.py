@@ -1,3 +1,3 @@
-from torchkata.cli import main
+from torchkata.learn.cli import main
 
 main()

@@ -7,28 +7,17 @@ sandboxed worker process without being rewritten.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from torchkata import guard
 from torchkata.catalog import KataSpec
+from torchkata.errors import NotPlainData, StubNotImplemented
 from torchkata.loader import check_signature, load_solution, module_name_for
 
 PLAIN_SCALARS = (bool, int, float, complex, str, bytes, type(None), torch.dtype, torch.device, torch.Size)
-
-
-class NotPlainData(TypeError):
-    pass
-
-
-class StubNotImplemented(BaseException):
-    """A solution function still raises NotImplementedError.
-
-    A BaseException, so hypothesis fails the test at the first example instead of shrinking
-    an input that cannot matter (minutes per stub suite otherwise), and no `pytest.raises`
-    or `except Exception` in a test can mistake an unwritten function for a right answer.
-    """
 
 
 def _unwritten(err: NotImplementedError, name: str) -> StubNotImplemented:
@@ -80,6 +69,50 @@ def grads_per_argument(out: torch.Tensor, leaves: list, grad_output=None) -> tup
         else:
             result.append(None)
     return tuple(result)
+
+
+# The door's operations: what a hidden test may ask of a solution. `Kata` performs them in this
+# process; the sandbox's `WorkerKata` sends them to a worker, whose dispatcher calls `perform`
+# on its own in-process `Kata`. One table, so the two doors cannot drift apart.
+OPERATIONS = ("call", "call_mutating", "grad", "run")
+
+
+class SolutionDoor(Protocol):
+    """The `kata` fixture's object: the only way a hidden test reaches a solution."""
+
+    spec: KataSpec
+
+    def call(self, name: str, *args, **kwargs): ...
+    def call_mutating(self, name: str, *args, **kwargs): ...
+    def grad(self, name: str, *args, grad_output=None, **kwargs) -> tuple: ...
+    def run(self, driver, *args, **kwargs): ...
+    def close(self) -> None: ...
+
+
+def request(op: str, target, args: tuple, kwargs: dict) -> dict:
+    """The plain-data form of one operation (a driver travels as its module and name)."""
+    if op not in OPERATIONS:
+        raise ValueError(f"unknown operation {op!r}")
+    if op == "run":
+        if not getattr(target, "__module__", "").startswith("drivers."):
+            raise ValueError(f"driver {target.__name__} must live in tests/drivers/ to cross a process boundary")
+        target = [target.__module__, target.__name__]
+    return {"op": op, "target": target, "args": list(args), "kwargs": dict(kwargs)}
+
+
+def perform(door: SolutionDoor, message: dict, drivers: dict | None = None):
+    """Carry out a request (see `request`) on DOOR; DRIVERS maps module names to driver modules."""
+    op = message.get("op")
+    if op not in OPERATIONS:
+        raise ValueError(f"unknown operation {op!r}")
+    target = message["target"]
+    if op == "run":
+        module, name = target
+        if drivers is None or module not in drivers or name.startswith("_"):
+            raise ValueError(f"no driver {module}.{name} here")
+        target = getattr(drivers[module], name)
+    result = getattr(door, op)(target, *message["args"], **message["kwargs"])
+    return list(result) if op == "grad" else result
 
 
 class KataBase:
@@ -173,3 +206,35 @@ class Kata(KataBase):
                 raise _unwritten(err, driver.__name__) from None
         check_plain(result, f"the result of driver {driver.__name__}")
         return result
+
+    def close(self) -> None:
+        """Nothing to release: the module stays imported for the rest of the session."""
+
+    def guarded_module(self) -> GuardedModule:
+        """The solution module for the visible examples: every catalog name it defines is
+        checked against the catalog's signature, and its functions are called under the guard."""
+        return GuardedModule(self)
+
+
+class GuardedModule:
+    """Attribute access to a solution module whose callables run under the kata's guard."""
+
+    def __init__(self, kata: Kata):
+        self._kata = kata
+
+    def __getattr__(self, name: str):
+        kata = self._kata
+        obj = check_signature(kata.spec, kata.module, name)
+        if not callable(obj) or isinstance(obj, type):
+            return obj  # classes stay themselves (isinstance, subclassing); their calls are not guarded
+
+        def guarded(*args, **kwargs):
+            __tracebackhide__ = True
+            with kata._guard():
+                try:
+                    return obj(*args, **kwargs)
+                except NotImplementedError as err:
+                    raise _unwritten(err, name) from None
+        guarded.__name__ = getattr(obj, "__name__", name)
+        guarded.__wrapped_solution__ = obj
+        return guarded

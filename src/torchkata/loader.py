@@ -10,18 +10,8 @@ from pathlib import Path
 
 from torchkata import guard
 from torchkata.catalog import KataSpec
-
-
-class SolutionError(Exception):
-    """The solution cannot be used as it is: the message is one line for the learner."""
-
-
-class SolutionMissing(SolutionError):
-    """The implementation root has no module for this kata (the kata is skipped)."""
-
-
-def module_path(root: Path, spec: KataSpec) -> Path:
-    return Path(root) / spec.id / spec.module
+from torchkata.errors import SolutionError, SolutionMissing
+from torchkata.layout import module_in
 
 
 def module_name_for(root: Path, spec: KataSpec) -> str:
@@ -37,7 +27,7 @@ def _learner_frames(exc: BaseException, path: Path) -> str:
 
 def load_solution(root: Path, spec: KataSpec):
     """Import ROOT/<id>/<module> under a unique name, after scanning it for forbidden names."""
-    path = module_path(root, spec).resolve()
+    path = module_in(root, spec).resolve()
     if not path.is_file():
         raise SolutionMissing(f"{spec.id}: no {spec.module} in {Path(root)}/{spec.id}/")
     name = module_name_for(root, spec)

@@ -1,12 +1,15 @@
 """The torchkata pytest plugin (registered through the ``pytest11`` entry point).
 
-- ``--impl DIR`` chooses the implementation root (a folder laid out like ``katas/``);
-  ``pytest katas/<id>`` / ``pytest reference/<id>`` run kata <id>'s hidden suite against
-  that folder, ``pytest tests`` runs every suite against ``katas/``.
-- fixtures ``kata`` (the only door to a solution) and ``device`` (cpu, cuda).
-- hypothesis profiles ``dev``, ``ci``, ``grade``, ``verify``.
-- ``--torchkata-verify``: every suite against the reference, the stub and every mutant in
-  one session (what ``make check`` runs), ending with a table per kata.
+It acts only where pytest's rootdir is a torchkata project or take-home (a pyproject.toml
+with a ``[tool.torchkata]`` table); anywhere else it adds its options and does nothing.
+
+- ``--torchkata-impl DIR`` (ini ``torchkata_impl``) chooses the implementation root (a folder
+  laid out like ``katas/``); ``pytest katas/<id>`` / ``pytest reference/<id>`` run kata <id>'s
+  hidden suite against that folder, ``pytest tests`` runs every suite against ``katas/``.
+- fixtures ``kata`` (the only door to a solution, see `torchkata.harness`) and ``device``.
+- hypothesis profiles ``dev``, ``ci``, ``grade``, ``verify``, ``fuzz``.
+- hooks (see `torchkata.hookspecs`) through which the grader's sandbox opens a solution in a
+  worker and the authoring kit's verifier runs each suite against several roots.
 """
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 
+from torchkata import hookspecs
 from torchkata.catalog import KataSpec, load_catalog
+from torchkata.layout import Layout, is_impl_root, kata_id_of_suite, kata_in_folder
 
 DEVICES = ("cpu", "cuda")
 
@@ -34,119 +39,114 @@ settings.register_profile("grade", max_examples=80, derandomize=True, database=N
 # verify: the ci examples, no shrinking (a mutant only has to fail, not be explained).
 settings.register_profile("verify", max_examples=40, derandomize=True, database=None, report_multiple_bugs=False,
                           verbosity=Verbosity.quiet, **{**_common, "phases": [Phase.explicit, Phase.reuse, Phase.generate]})
+# fuzz: random seeds and many examples, for finding what the derandomized profiles miss (make fuzz).
+settings.register_profile("fuzz", max_examples=int(os.environ.get("TORCHKATA_FUZZ_EXAMPLES", "400")),
+                          derandomize=False, database=None, print_blob=True, report_multiple_bugs=False, **_common)
+
+# option name -> (ini twin, help). Every option carries the torchkata- prefix.
+_PATH_OPTIONS = {
+    "impl": "implementation root: a folder laid out like katas/ (default: katas/, or the folder named "
+            "on the command line)",
+    "suite": "folder of the hidden suites (default: <rootdir>/tests)",
+}
+
+
+def pytest_addhooks(pluginmanager):
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("torchkata")
-    group.addoption("--impl", dest="torchkata_impl", default=None, metavar="DIR",
-                    help="implementation root: a folder laid out like katas/ (default: katas/, "
-                         "or the folder named on the command line)")
-    group.addoption("--suite", dest="torchkata_suite", default=None, metavar="DIR",
-                    help="folder of the hidden suites (default: <rootdir>/tests)")
-    group.addoption("--device", dest="torchkata_device", default="all", choices=("cpu", "cuda", "all"),
+    for name, text in _PATH_OPTIONS.items():
+        group.addoption(f"--torchkata-{name}", dest=f"torchkata_{name}", default=None, metavar="DIR", help=text)
+        parser.addini(f"torchkata_{name}", text, type="string", default="")
+    group.addoption("--torchkata-device", dest="torchkata_device", default=None, choices=("cpu", "cuda", "all"),
                     help="devices to run kata tests on (default: all; cuda skips with a reason when absent)")
-    group.addoption("--torchkata-verify", dest="torchkata_verify", action="store_true",
-                    help="run every suite against reference, stub and mutants (make check)")
+    parser.addini("torchkata_device", "devices to run kata tests on: cpu, cuda or all", type="string", default="all")
     group.addoption("--torchkata-report", dest="torchkata_report", default=None, metavar="FILE",
-                    help="write every kata test's outcome and failure message as JSON (used by the CLI)")
-    group.addoption("--sandbox", dest="torchkata_sandbox", action="store_true",
-                    help="run each solution in a sandboxed worker process (what `torchkata grade` uses)")
-    group.addoption("--torchkata-verify-json", dest="torchkata_verify_json", default=None, metavar="FILE",
-                    help="with --torchkata-verify, also write the per-kata table as JSON")
+                    help="write every kata test's outcome and failure message as JSON (used by the CLI and grader)")
+
+
+def _setting(config, name: str) -> str | None:
+    return getattr(config.option, f"torchkata_{name}", None) or config.getini(f"torchkata_{name}") or None
+
+
+def is_active(config) -> bool:
+    return bool(config.stash.get(_ACTIVE, False))
+
+
+_ACTIVE = pytest.StashKey[bool]()
 
 
 # ------------------------------------------------------------------ implementation roots
 
-def kata_id_of(path: Path) -> str | None:
-    """The kata a suite file tests: test_<id>.py, or test_<id>_<suffix>.py."""
-    stem = Path(path).stem
-    if not stem.startswith("test_"):
-        return None
-    catalog = load_catalog()
-    name = stem[len("test_"):]
-    # The longest catalog id the name starts with: 02_numpy_bridge, not 02_numpy + suffix.
-    hits = [k for k in catalog if name == k or name.startswith(k + "_")]
-    return max(hits, key=len) if hits else None
-
-
-def _looks_like_impl_root(p: Path) -> bool:
-    return p.is_dir() and any((p / k.id / k.module).is_file() for k in load_catalog().values())
-
-
-def _rewrite_args(config) -> None:
-    """Turn `pytest katas/<id>` into `pytest tests/test_<id>.py --impl katas` (and friends)."""
-    rootdir = Path(config.rootpath)
-    suite = Path(config.option.torchkata_suite or rootdir / "tests").resolve()
+def _rewrite_args(config, layout: Layout) -> None:
+    """Turn `pytest katas/<id>` into `pytest tests/test_<id>.py --torchkata-impl katas` (and friends)."""
+    suite = Path(_setting(config, "suite") or layout.suite).resolve()
     config.option.torchkata_suite = str(suite)
-    catalog = load_catalog()
     impl = None
     new_args = []
     for arg in config.args:
         path_part, sep, rest = str(arg).partition("::")
         p = (Path(config.invocation_params.dir) / path_part).resolve()
+        inside_suite = p == suite or suite in p.parents
         kata_dir = p if p.is_dir() else p.parent
-        if kata_dir.name in catalog and (kata_dir / catalog[kata_dir.name].module).exists() \
-                and not str(kata_dir).startswith(str(suite)):
+        spec = None if inside_suite else kata_in_folder(kata_dir)
+        if spec is not None:
             impl = impl or kata_dir.parent
-            target = suite / f"test_{kata_dir.name}.py"
-            new_args.append(str(target) + (sep + rest if sep else ""))
-            continue
-        if _looks_like_impl_root(p) and not str(p).startswith(str(suite)):
+            new_args.append(str(suite / f"test_{spec.id}.py") + (sep + rest if sep else ""))
+        elif not inside_suite and is_impl_root(p):
             impl = impl or p
             new_args.append(str(suite))
-            continue
-        new_args.append(arg)
+        else:
+            new_args.append(arg)
     config.args[:] = new_args
-    if config.option.torchkata_impl is None:
-        config.option.torchkata_impl = str(impl or rootdir / "katas")
-    config.option.torchkata_impl = str(Path(config.option.torchkata_impl).resolve())
+    chosen = _setting(config, "impl")
+    config.option.torchkata_impl = str(Path(chosen or impl or layout.katas).resolve())
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
+    layout = Layout(Path(config.rootpath))
+    config.stash[_ACTIVE] = layout.is_project
+    if not layout.is_project:
+        return  # a good citizen: no profile, no argument rewriting, no sys.path edits elsewhere
     config.addinivalue_line("markers", "slow: a test that trains a model (seconds, not milliseconds)")
+    config.option.torchkata_device = _setting(config, "device") or "all"
     if config.getoption("hypothesis_profile", None) is None:
-        if config.option.torchkata_verify:
-            settings.load_profile("verify")
-        else:
-            settings.load_profile("ci" if os.environ.get("CI") else "dev")
-    _rewrite_args(config)
+        profile = config.hook.pytest_torchkata_hypothesis_profile(config=config)
+        settings.load_profile(profile or ("ci" if os.environ.get("CI") else "dev"))
+    _rewrite_args(config, layout)
     # The suite folder holds tests/drivers: make it importable however pytest imports tests.
     suite = config.option.torchkata_suite
     if suite and suite not in sys.path:
         sys.path.insert(0, suite)
-    if config.option.torchkata_verify:
-        from torchkata.verify import VerifySession
-
-        verify = VerifySession(config, Path(config.rootpath))
-        config.stash[_VERIFY] = verify
-        config.pluginmanager.register(verify, "torchkata-verify")
     if config.option.torchkata_report and not hasattr(config, "workerinput"):
-        from torchkata.report import OutcomeRecorder
+        from torchkata.outcomes import OutcomeRecorder
 
         config.pluginmanager.register(OutcomeRecorder(Path(config.option.torchkata_report)), "torchkata-report")
 
 
-_VERIFY = pytest.StashKey()
-
-
-def _spec_for_module(module) -> KataSpec:
-    kata_id = getattr(module, "KATA", None) or kata_id_of(Path(module.__file__))
+def spec_for_module(module) -> KataSpec:
+    kata_id = kata_id_of_suite(Path(module.__file__))
     if kata_id is None:
         raise pytest.UsageError(f"{module.__file__}: cannot tell which kata this suite tests "
-                                "(name it tests/test_<id>.py or set KATA = '<id>')")
+                                "(name it tests/test_<id>.py)")
     return load_catalog()[kata_id]
 
 
 def pytest_generate_tests(metafunc):
+    if not is_active(metafunc.config):
+        return
     if "device" in metafunc.fixturenames:
         choice = metafunc.config.option.torchkata_device
         devices = DEVICES if choice == "all" else (choice,)
         metafunc.parametrize("device", devices, indirect=True, scope="session")
-    verify = metafunc.config.stash.get(_VERIFY, None)
-    if verify is not None and "kata" in metafunc.fixturenames:
-        spec = _spec_for_module(metafunc.module)
-        metafunc.parametrize("_torchkata_impl", verify.labels(spec.id), indirect=True, scope="module")
+    if "kata" in metafunc.fixturenames or "solution" in metafunc.fixturenames:
+        roots = metafunc.config.hook.pytest_torchkata_implementations(config=metafunc.config,
+                                                              spec=spec_for_module(metafunc.module))
+        if roots:
+            metafunc.parametrize("_torchkata_impl", list(roots), indirect=True, scope="module")
 
 
 def _learner_traceback(original, hidden: tuple[str, ...]):
@@ -163,22 +163,33 @@ def _learner_traceback(original, hidden: tuple[str, ...]):
 
 
 def pytest_collection_modifyitems(config, items):
+    if not is_active(config):
+        return
     import hypothesis
 
     hidden = (str(Path(hypothesis.__file__).parent), str(Path(__file__).parent))
     for item in items:
         module = getattr(item, "module", None)
-        if module is None or "kata" not in getattr(item, "fixturenames", ()):
+        if module is None or not {"kata", "solution"} & set(getattr(item, "fixturenames", ())):
             continue
         if hasattr(item, "_traceback_filter") and not config.getoption("fulltrace", False):
             item._traceback_filter = _learner_traceback(item._traceback_filter, hidden)
         params = getattr(getattr(item, "callspec", None), "params", {})
-        item.user_properties.append(("kata", _spec_for_module(module).id))
+        item.user_properties.append(("kata", spec_for_module(module).id))
         item.user_properties.append(("impl", params.get("_torchkata_impl", "impl")))
         item.user_properties.append(("device", params.get("device", "-")))
         others = [f"{k}={v}" for k, v in sorted(params.items()) if k not in ("_torchkata_impl", "device")]
         test = item.originalname + (f"[{','.join(others)}]" if others else "")
         item.user_properties.append(("test", test))
+
+
+# ------------------------------------------------------------------------------ hooks
+
+def pytest_torchkata_open_kata(config, spec: KataSpec, impl: Path):
+    """The default door: the solution imported into this process (torchkata.harness.Kata)."""
+    from torchkata.harness import Kata
+
+    return Kata(spec, impl)
 
 
 # ------------------------------------------------------------------------------ fixtures
@@ -230,45 +241,31 @@ def device(request, _torchkata_torch):
 
 @pytest.fixture(scope="module")
 def _torchkata_impl(request):
-    """The implementation root for this module's kata."""
-    verify = request.config.stash.get(_VERIFY, None)
-    if verify is not None and hasattr(request, "param"):
-        return verify.root_for(_spec_for_module(request.module).id, request.param)
+    """The implementation root for this module's kata: a (label, root) pair."""
+    if hasattr(request, "param"):
+        roots = request.config.hook.pytest_torchkata_implementations(config=request.config,
+                                                             spec=spec_for_module(request.module))
+        return roots[request.param]
     return Path(request.config.option.torchkata_impl)
-
-
-def _open_kata(config, spec: KataSpec, impl: Path):
-    from torchkata.harness import Kata
-    from torchkata.loader import SolutionMissing, module_path
-
-    if not config.option.torchkata_sandbox:
-        return Kata(spec, impl)
-    from torchkata.sandbox import WorkerKata
-
-    if not module_path(impl, spec).is_file():
-        raise SolutionMissing(f"{spec.id}: no {spec.module} in {impl}/{spec.id}/")
-    suite = Path(config.option.torchkata_suite)
-    root = Path(config.rootpath)
-    hide = [suite, root / "reference", root / "tooling_tests", root / ".git"]
-    return WorkerKata(spec, impl, suite, hide)
 
 
 @pytest.fixture(scope="module")
 def kata(request, _torchkata_impl, _torchkata_torch):
     """The solution under test, loaded from the implementation root (see torchkata.harness)."""
-    from torchkata.loader import SolutionError, SolutionMissing
+    from torchkata.errors import SolutionError, SolutionMissing
 
-    spec = _spec_for_module(request.module)
+    if not is_active(request.config):
+        pytest.skip("not a torchkata project: no [tool.torchkata] in the rootdir's pyproject.toml")
+    spec = spec_for_module(request.module)
     try:
-        solution = _open_kata(request.config, spec, _torchkata_impl)
+        solution = request.config.hook.pytest_torchkata_open_kata(config=request.config, spec=spec, impl=_torchkata_impl)
     except SolutionMissing as err:
         skip_reason = str(err)
     except SolutionError as err:
         fail_reason = str(err)
     else:
         yield solution
-        if hasattr(solution, "close"):
-            solution.close()
+        solution.close()
         return
     # Outside the except blocks, so pytest shows one line, not a chained traceback.
     if "skip_reason" in locals():
@@ -276,9 +273,26 @@ def kata(request, _torchkata_impl, _torchkata_torch):
     pytest.fail(fail_reason, pytrace=False)
 
 
+@pytest.fixture(scope="module")
+def solution(request, _torchkata_impl, _torchkata_torch):
+    """The visible examples' door: the solution module itself, found like the hidden suite finds
+    it (the implementation root) and called under the same guard (see Kata.guarded_module)."""
+    from torchkata.errors import SolutionError
+    from torchkata.harness import Kata
+
+    if not is_active(request.config):
+        pytest.skip("not a torchkata project: no [tool.torchkata] in the rootdir's pyproject.toml")
+    try:
+        door = Kata(spec_for_module(request.module), _torchkata_impl)
+    except SolutionError as err:
+        fail_reason = str(err)  # a missing module fails here: an example has nothing to skip to
+    else:
+        return door.guarded_module()
+    pytest.fail(fail_reason, pytrace=False)
+
+
 def pytest_report_header(config):
-    verify = config.stash.get(_VERIFY, None)
-    lines = [f"torchkata: implementation root {config.option.torchkata_impl}"]
-    if verify is not None:
-        lines = [f"torchkata verify: {verify.describe()}"]
-    return lines
+    if not is_active(config):
+        return []
+    return config.hook.pytest_torchkata_report_header(config=config) or \
+        [f"torchkata: implementation root {config.option.torchkata_impl}"]

@@ -2,7 +2,7 @@
 
 One submission: unpack it safely, take only the kata modules its manifest names, run the
 hidden suites in a pytest process (`grade` profile: derandomized) whose `kata` fixture talks
-to a sandboxed worker per kata (`torchkata.sandbox`), then write results.json (Exercism v3
+to a sandboxed worker per kata (`torchkata.grading.sandbox`), then write results.json (Exercism v3
 with points), report.md, report.html and gradescope.json. A folder of archives grades each
 into its own sub-folder, in parallel, and writes grades.csv.
 """
@@ -20,19 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torchkata import __version__
-from torchkata.archive import ArchiveRefused, is_archive, unpack
 from torchkata.catalog import KataSpec, load_catalog
+from torchkata.grading.archive import ArchiveRefused, is_archive, unpack
+from torchkata.policy import kata_points
 
 OUTPUT_LIMIT = 500
 
 
 class GradingError(Exception):
     """The submission could not be graded at all (one line)."""
-
-
-def kata_points(spec: KataSpec) -> float:
-    """A kata's weight: 10 points per level of difficulty, shared equally by its tests."""
-    return 10.0 * spec.difficulty
 
 
 def suite_digest(suite: Path, kata_ids: list[str]) -> str:
@@ -150,7 +146,7 @@ def build_results(sub: Submission, report: dict, seconds: dict[str, float], fact
 
 def grade_one(path: Path, out: Path, project: Path, device: str = "cpu") -> dict:
     """Grade one submission into OUT; raise GradingError when it cannot be graded at all."""
-    from torchkata.sandbox import sandbox_facts
+    from torchkata.grading.sandbox import sandbox_facts
 
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="torchkata-grade-"))  # 0700: the worker cannot look in
@@ -169,7 +165,7 @@ def grade_one(path: Path, out: Path, project: Path, device: str = "cpu") -> dict
             # One pytest process for every kata (torch imported once); one sandboxed worker per kata.
             report_file = work / "report.json"
             cmd = [sys.executable, "-m", "pytest", *[str(suite / f"test_{s.id}.py") for s in present],
-                   "--impl", str(impl), "--sandbox", "--device", device, "--hypothesis-profile", "grade",
+                   "--torchkata-impl", str(impl), "-p", "torchkata.grading.pytest_sandbox", "--torchkata-device", device, "--hypothesis-profile", "grade",
                    "--torchkata-report", str(report_file), "-q", "--tb=short", "-p", "no:cacheprovider",
                    "-p", "no:xdist", "-o", "addopts=", "--rootdir", str(project)]
             proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True)
@@ -188,7 +184,7 @@ def grade_one(path: Path, out: Path, project: Path, device: str = "cpu") -> dict
 
 
 def write_reports(results: dict, out: Path) -> None:
-    from torchkata.reports import render_html, render_markdown
+    from torchkata.grading.reports import render_html, render_markdown
 
     (out / "results.json").write_text(json.dumps(results, indent=1))
     (out / "report.md").write_text(render_markdown(results))

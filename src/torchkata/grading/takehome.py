@@ -16,11 +16,12 @@ from pathlib import Path
 
 from torchkata import __version__
 from torchkata.catalog import KataSpec, get_kata
-from torchkata.grade import suite_digest
+from torchkata.grading.grade import suite_digest
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-# Tooling a candidate has no use for stays out of the take-home.
-_TOOLING_ONLY = {"verify.py", "grade.py", "package.py", "archive.py", "reports.py"}
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+# What ships: the core (the package's own folder) and the learner's room. The grading and
+# authoring rooms are folders of their own and never ship.
+SHIPPED_ROOMS = (PACKAGE_DIR, PACKAGE_DIR / "learn")
 
 _PYPROJECT = """\
 [build-system]
@@ -37,13 +38,15 @@ dependencies = ["torch>=2.4", "numpy", "pytest>=8", "hypothesis>=6.100", "click>
 torchkata = "torchkata.plugin"
 
 [project.scripts]
-torchkata = "torchkata.cli:main"
+torchkata = "torchkata.learn.cli:main"
 
 [tool.setuptools.packages.find]
 where = ["src"]
 
 [tool.setuptools.package-data]
-torchkata = ["catalog.toml"]
+torchkata = ["catalog.toml", "policy.toml"]
+
+[tool.torchkata]
 
 [tool.pytest.ini_options]
 testpaths = ["examples"]
@@ -65,15 +68,12 @@ examples: .venv/.installed
 _SIGNATURE_TESTS = '''\
 """{id}: the names and parameters the hidden suite calls (generated from the catalog)."""
 import inspect
-
-KATA = "{id}"
-MODULE = "{module}"
 {tests}'''
 
 _FUNCTION_SIGNATURE = '''
 
 def test_{name}_keeps_the_required_signature(solution):
-    params = list(inspect.signature(solution.{name}).parameters)
+    params = list(inspect.signature(solution.{name}.__wrapped_solution__).parameters)
     assert params[:{n}] == {params!r}, "keep the parameters of the stub: {signature}"
 '''
 
@@ -154,10 +154,10 @@ def build_package(project: Path, kata_ids: list[str], out: Path, title: str | No
         put("pyproject.toml", _PYPROJECT.format(version=__version__))
         put("Makefile", _MAKEFILE)
         put(".gitignore", ".venv/\n__pycache__/\n*.egg-info/\n.hypothesis/\n.pytest_cache/\n.torchkata/progress.json\n")
-        for path in sorted(PACKAGE_DIR.iterdir()):
-            if path.is_file() and path.suffix in (".py", ".toml") and path.name not in _TOOLING_ONLY:
-                put(f"src/torchkata/{path.name}", path.read_text())
-        put("examples/conftest.py", (project / "examples" / "conftest.py").read_text())
+        for room in SHIPPED_ROOMS:
+            for path in sorted(room.iterdir()):
+                if path.is_file() and path.suffix in (".py", ".toml"):
+                    put(f"src/{path.relative_to(PACKAGE_DIR.parent).as_posix()}", path.read_text())
         for s in specs:
             stub = (project / "katas" / s.id / s.module).read_text()
             put(f"katas/{s.id}/{s.module}", stub)

@@ -1,9 +1,9 @@
 """The sandboxed worker: imports one kata's solution and answers the grader's requests.
 
-Started by `torchkata.sandbox` as ``python -I -m torchkata.worker --rfd R --wfd W ...``,
+Started by `torchkata.grading.sandbox` as ``python -I -m torchkata.grading.worker --rfd R --wfd W ...``,
 possibly inside fresh mount/network/pid namespaces. Before touching the solution it hides
 the hidden suite and the references (tmpfs mounts) and drops to an unprivileged user when
-asked to. Requests and answers are plain data (`torchkata.wire`); the solution's stdout and
+asked to. Requests and answers are plain data (`torchkata.grading.wire`); the solution's stdout and
 stderr go to a capped log file, never to the wire.
 """
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _harden(args) -> None:
     os.chdir(args.home)
 
 
-def _install_drivers(sources: dict[str, str]) -> None:
+def _install_drivers(sources: dict[str, str]) -> dict:
     """The suite's scenario drivers, from source sent over the wire (tests/ is not readable here)."""
     package = types.ModuleType("drivers")
     package.__path__ = []
@@ -70,12 +70,16 @@ def _install_drivers(sources: dict[str, str]) -> None:
         sys.modules[module.__name__] = module
         setattr(package, name, module)
         exec(compile(source, module.__file__, "exec"), module.__dict__)  # noqa: S102 - our own suite's code
+    return {f"drivers.{name}": sys.modules[f"drivers.{name}"] for name in sources}
 
 
 def _error(err: BaseException, solution_root: str) -> dict:
+    from torchkata.errors import describe
+
     frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.startswith(solution_root)]
-    return {"ok": False, "type": type(err).__name__, "module": type(err).__module__,
-            "message": str(err)[:4000], "traceback": "".join(traceback.format_list(frames))[-4000:]}
+    wire_form = describe(err)
+    return {"ok": False, **wire_form, "message": wire_form["message"][:4000],
+            "traceback": "".join(traceback.format_list(frames))[-4000:]}
 
 
 def main(argv=None) -> None:
@@ -90,15 +94,15 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     _harden(args)
 
-    from torchkata import wire  # imports torch once, before any solution code
+    from torchkata.grading import wire  # imports torch once, before any solution code
 
     rfd, wfd = args.rfd, args.wfd
     hello = wire.receive(rfd)
     try:
         from torchkata.catalog import get_kata
-        from torchkata.harness import Kata
+        from torchkata.harness import Kata, perform
 
-        _install_drivers(hello.get("drivers", {}))
+        drivers = _install_drivers(hello.get("drivers", {}))
         spec = get_kata(hello["kata"])
         kata = Kata(spec, hello["root"])
     except BaseException as err:  # noqa: BLE001 - the solution may raise anything, SystemExit included
@@ -112,26 +116,14 @@ def main(argv=None) -> None:
         except EOFError:
             os._exit(0)
         try:
-            op = request["op"]
-            if op == "call":
-                method = kata.call if request.get("check_inplace", True) else kata.call_mutating
-                result = method(request["name"], *request["args"], **request["kwargs"])
-            elif op == "grad":
-                result = kata.grad(request["name"], *request["args"], grad_output=request.get("grad_output"),
-                                   **request["kwargs"])
-            elif op == "run":
-                module_name, func_name = request["driver"]
-                driver = getattr(sys.modules[module_name], func_name)
-                result = kata.run(driver, *request["args"], **request["kwargs"])
-            else:
-                raise ValueError(f"unknown request {op!r}")
+            result = perform(kata, request, drivers)
             answer = {"ok": True, "result": result}
         except BaseException as err:  # noqa: BLE001 - SystemExit from the solution fails one test only
             answer = _error(err, hello["root"])
         try:
             wire.send(wfd, answer)
         except Exception as err:  # noqa: BLE001 - an unsendable result is the solution's error
-            wire.send(wfd, {"ok": False, "type": "NotPlainData", "module": "torchkata.harness",
+            wire.send(wfd, {"ok": False, "kind": "torchkata", "type": "NotPlainData",
                             "message": f"the result could not be sent back as plain data: {err}"[:2000],
                             "traceback": ""})
 

@@ -1,7 +1,7 @@
 """The learner's loop: suggested order, hints, pristine stubs and reset, watch.
 
 Everything here works without importing torch: the CLI stays quick, and the suite itself
-always runs in a fresh pytest process (`torchkata.cli.run_suite`).
+always runs in a fresh pytest process (`torchkata.learn.cli.run_suite`).
 """
 from __future__ import annotations
 
@@ -15,41 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 from torchkata.catalog import KataSpec
-from torchkata.project import Project, is_untouched_source, status
-
-# What a kata builds on. The suggested order is a topological order of this graph that
-# always takes the easiest available kata next (difficulty, then number).
-PREREQUISITES: dict[str, tuple[str, ...]] = {
-    "02_numpy_bridge": ("01_tensors",),
-    "03_autograd": ("01_tensors",),
-    "04_custom_layer": ("03_autograd",),
-    "05_modules": ("04_custom_layer",),
-    "06_activations": ("03_autograd",),
-    "07_losses": ("06_activations",),
-    "08_manual_backprop": ("03_autograd", "07_losses"),
-    "09_gradient_descent": ("03_autograd",),
-    "10_optimizers": ("09_gradient_descent",),
-    "11_lr_schedules": ("10_optimizers",),
-    "12_data_loading": ("01_tensors",),
-    "13_training_loop": ("10_optimizers", "12_data_loading"),
-    "14_conv_pool": ("04_custom_layer",),
-    "15_cnn_mnist": ("13_training_loop", "14_conv_pool"),
-    "16_metrics": ("01_tensors",),
-    "17_regularization": ("13_training_loop",),
-    "18_normalization": ("04_custom_layer",),
-    "19_rnn": ("05_modules",),
-    "20_attention": ("06_activations",),
-    "21_transformer": ("20_attention", "13_training_loop"),
-    "22_checkpointing": ("13_training_loop",),
-    "23_transfer_learning": ("15_cnn_mnist",),
-    "24_mixed_precision": ("13_training_loop",),
-    "25_devices_distributed": ("13_training_loop",),
-    "26_autoencoder": ("15_cnn_mnist",),
-    "27_embeddings": ("04_custom_layer",),
-    "28_init_and_clipping": ("05_modules",),
-    "29_quantization_sparse": ("01_tensors",),
-    "30_ctc_loss": ("07_losses",),
-}
+from torchkata.learn.progress import Project, is_untouched_source, status
+from torchkata.policy import prerequisites
 
 
 def suggested_order(specs: Iterable[KataSpec]) -> list[KataSpec]:
@@ -59,8 +26,8 @@ def suggested_order(specs: Iterable[KataSpec]) -> list[KataSpec]:
     done: set[str] = set()
     while pending:
         ready = [s for s in pending.values()
-                 if all(p in done or p not in pending for p in PREREQUISITES.get(s.id, ()))]
-        if not ready:  # a cycle would be a bug in PREREQUISITES; never loop forever
+                 if all(p in done or p not in pending for p in prerequisites().get(s.id, ()))]
+        if not ready:  # a cycle would be a bug in policy.toml; never loop forever
             ready = list(pending.values())
         nxt = min(ready, key=lambda s: (s.difficulty, s.number))
         placed.append(nxt)
@@ -147,7 +114,7 @@ def pristine_stub(project: Project, spec: KataSpec) -> str:
 def reset(project: Project, spec: KataSpec, now: datetime | None = None) -> Path | None:
     """Restore the stub; return the backup of the learner's file (None when there was nothing to keep)."""
     stub = pristine_stub(project, spec)
-    target = project.module_path(spec)
+    target = project.module(spec)
     backup = None
     if target.is_file() and target.read_text() != stub:
         stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
@@ -227,14 +194,14 @@ class Watcher:
 
     def _mtime(self) -> float | None:
         try:
-            return self.project.module_path(self.current).stat().st_mtime_ns
+            return self.project.module(self.current).stat().st_mtime_ns
         except OSError:
             return None
 
     def next_kata(self, after: KataSpec) -> KataSpec | None:
         ids = [s.id for s in self.order]
         later = self.order[ids.index(after.id) + 1:] if after.id in ids else []
-        return next((s for s in later if self.project.module_path(s).is_file()
+        return next((s for s in later if self.project.module(s).is_file()
                      and status(self.project, s) != "done"), None)
 
     def poll(self) -> bool:

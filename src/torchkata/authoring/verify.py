@@ -1,9 +1,12 @@
 """`make check`: every reference passes, every stub fails every test, every mutant is caught.
 
-Runs inside one pytest session (``--torchkata-verify``): each kata's tests are parametrized
-over implementation roots (reference, stub, one per mutant), so torch is imported once and
-pytest-xdist can spread the work. A mutant is the reference with the edits of
-``tests/mutants/<id>.toml`` applied, written to a temporary root.
+A pytest plugin (entry point ``torchkata-verify``; never shipped in a take-home). With
+``--torchkata-verify`` each kata's tests are parametrized over implementation roots (reference,
+the correct alternative of ``tests/alternatives``, stub, one per mutant) through the core
+plugin's ``pytest_torchkata_implementations`` hook, so torch is imported once and pytest-xdist can
+spread the work. A mutant is the reference with the edits of ``tests/mutants/<id>.toml``
+applied, written to a temporary root; ``mistake =`` names a catalog mistake, ``beyond =``
+describes a realistic bug the catalog does not list.
 """
 from __future__ import annotations
 
@@ -19,6 +22,26 @@ from pathlib import Path
 import pytest
 
 from torchkata.catalog import KataSpec, load_catalog
+from torchkata.layout import Layout
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("torchkata")
+    group.addoption("--torchkata-verify", dest="torchkata_verify", action="store_true",
+                    help="run every suite against reference, alternative, stub and mutants (make check)")
+    group.addoption("--torchkata-verify-json", dest="torchkata_verify_json", default=None, metavar="FILE",
+                    help="with --torchkata-verify, also write the per-kata table as JSON")
+
+
+def pytest_torchkata_hypothesis_profile(config):
+    return "verify" if config.option.torchkata_verify else None
+
+
+def pytest_configure(config):
+    from torchkata.plugin import is_active
+
+    if config.option.torchkata_verify and is_active(config):
+        config.pluginmanager.register(VerifySession(config, Path(config.rootpath)), "torchkata-verify-session")
 
 
 @dataclass
@@ -59,14 +82,13 @@ def _stub_raises(fn: ast.AST) -> bool:
     return False
 
 
-def static_problems(project: Path, spec: KataSpec) -> list[str]:
+def static_problems(layout: Layout, spec: KataSpec) -> list[str]:
     """Stub and reference define every catalog symbol with the catalog's parameters."""
     problems = []
     trees = {}
-    for label, folder in (("stub", "katas"), ("reference", "reference")):
-        path = project / folder / spec.id / spec.module
+    for label, path in (("stub", layout.module(spec)), ("reference", layout.reference_module(spec))):
         if not path.is_file():
-            problems.append(f"missing {folder}/{spec.id}/{spec.module}")
+            problems.append(f"missing {path.relative_to(layout.root)}")
             continue
         try:
             tree = ast.parse(path.read_text())
@@ -88,7 +110,7 @@ def static_problems(project: Path, spec: KataSpec) -> list[str]:
                                     f"({', '.join(symbol.params)})")
                 if label == "stub" and not _stub_raises(node):
                     problems.append(f"stub {symbol.name} does not raise NotImplementedError")
-    if not (project / "katas" / spec.id / "README.md").is_file():
+    if not layout.readme(spec).is_file():
         problems.append(f"missing katas/{spec.id}/README.md")
     return problems
 
@@ -99,19 +121,20 @@ class VerifySession:
     def __init__(self, config, project: Path):
         self.config = config
         self.project = project
+        self.layout = Layout(project)
         self.suite = Path(config.option.torchkata_suite)
         self.tmp = Path(tempfile.mkdtemp(prefix="torchkata-mutants-"))
         self.katas: dict[str, KataResult] = {}
         self.mutants: dict[str, list[Mutant]] = {}
         for spec in load_catalog().values():
-            if (self.suite / f"test_{spec.id}.py").is_file():
-                self.katas[spec.id] = KataResult(spec, problems=static_problems(project, spec))
+            if self.layout.suite_file(spec).is_file():
+                self.katas[spec.id] = KataResult(spec, problems=static_problems(self.layout, spec))
                 self.mutants[spec.id] = self._build_mutants(spec)
         self.ok = None
 
     # ------------------------------------------------------------------ mutants
     def _build_mutants(self, spec: KataSpec) -> list[Mutant]:
-        path = self.suite / "mutants" / f"{spec.id}.toml"
+        path = self.layout.mutants_file(spec)
         result = self.katas[spec.id]
         if not path.is_file():
             result.problems.append(f"no mutants file tests/mutants/{spec.id}.toml")
@@ -121,7 +144,7 @@ class VerifySession:
         except tomllib.TOMLDecodeError as err:
             result.problems.append(f"tests/mutants/{spec.id}.toml is not valid TOML: {err}")
             return []
-        reference = (self.project / "reference" / spec.id / spec.module)
+        reference = self.layout.reference_module(spec)
         source = reference.read_text() if reference.is_file() else ""
         mutants = []
         for i, entry in enumerate(entries, 1):
@@ -155,8 +178,8 @@ class VerifySession:
     def _alternative(self, kata_id: str) -> Path | None:
         """tests/alternatives/<id>/<module>: a correct solution written unlike the reference."""
         spec = self.katas[kata_id].spec
-        root = self.suite / "alternatives"
-        return root if (root / kata_id / spec.module).is_file() else None
+        root = self.layout.alternatives
+        return root if self.layout.module(spec, root).is_file() else None
 
     def labels(self, kata_id: str) -> list[str]:
         alternative = ["alternative"] if self._alternative(kata_id) else []
@@ -165,12 +188,21 @@ class VerifySession:
 
     def root_for(self, kata_id: str, label: str) -> Path:
         if label == "reference":
-            return self.project / "reference"
+            return self.layout.reference
         if label == "alternative":
             return self._alternative(kata_id)
         if label == "stub":
-            return self.project / "katas"
+            return self.layout.katas
         return next(m.root for m in self.mutants[kata_id] if m.label == label)
+
+    # ------------------------------------------------------------------ core plugin hooks
+    def pytest_torchkata_implementations(self, config, spec: KataSpec):
+        if spec.id not in self.katas:
+            return None
+        return {label: self.root_for(spec.id, label) for label in self.labels(spec.id)}
+
+    def pytest_torchkata_report_header(self, config):
+        return [f"torchkata verify: {self.describe()}"]
 
     def describe(self) -> str:
         n = sum(len(m) for m in self.mutants.values())

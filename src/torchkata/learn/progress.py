@@ -1,4 +1,4 @@
-"""Where things are: the project root, a kata's files, the learner's progress."""
+"""The learner's progress in a project: last result per kata, hints seen, a kata's status."""
 from __future__ import annotations
 
 import ast
@@ -8,38 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torchkata.catalog import KataSpec
+from torchkata.layout import Layout
 
 
 @dataclass(frozen=True)
-class Project:
-    root: Path
-
-    @classmethod
-    def find(cls, start: Path | None = None) -> Project:
-        """The nearest folder above START holding katas/ (or tests/) and a pyproject.toml."""
-        here = Path(start or Path.cwd()).resolve()
-        for folder in (here, *here.parents):
-            if (folder / "pyproject.toml").is_file() and ((folder / "katas").is_dir() or (folder / "tests").is_dir()):
-                return cls(folder)
-        return cls(here)
-
-    @property
-    def katas(self) -> Path:
-        return self.root / "katas"
-
-    @property
-    def suite(self) -> Path:
-        return self.root / "tests"
-
-    def module_path(self, spec: KataSpec, impl: Path | None = None) -> Path:
-        return Path(impl or self.katas) / spec.id / spec.module
-
-    def suite_path(self, spec: KataSpec) -> Path:
-        return self.suite / f"test_{spec.id}.py"
+class Project(Layout):
+    """A project root seen by the learner: its layout plus .torchkata/progress.json."""
 
     @property
     def progress_file(self) -> Path:
-        return self.root / ".torchkata" / "progress.json"
+        return self.state / "progress.json"
 
     def load_progress(self) -> dict:
         try:
@@ -55,7 +33,7 @@ class Project:
         """Remember the last result for the module's current content (hints seen are kept)."""
         progress = self.load_progress()
         entry = progress.setdefault(spec.id, {})
-        entry.update({"digest": file_digest(self.module_path(spec)), "passed": passed,
+        entry.update({"digest": file_digest(self.module(spec)), "passed": passed,
                       "failed": failed, "total": total})
         self.save_progress(progress)
 
@@ -67,7 +45,7 @@ def file_digest(path: Path) -> str | None:
         return None
 
 
-def is_untouched(path: Path, spec: KataSpec | None = None) -> bool:
+def is_untouched(path: Path) -> bool:
     """True while every function in the module still only raises NotImplementedError."""
     try:
         return is_untouched_source(path.read_text())
@@ -85,6 +63,7 @@ def is_untouched_source(source: str) -> bool:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
             bodies.append(body)
+
     def only_raises(body):
         real = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(getattr(s, "value", None), ast.Call)
                                         and "super" in ast.dump(s))]
@@ -94,10 +73,10 @@ def is_untouched_source(source: str) -> bool:
 
 def status(project: Project, spec: KataSpec) -> str:
     """'missing', 'untouched', 'done', 'failing' or 'in progress' (edited, not checked since)."""
-    path = project.module_path(spec)
+    path = project.module(spec)
     if not path.is_file():
         return "missing"
-    if is_untouched(path, spec):
+    if is_untouched(path):
         return "untouched"
     record = project.load_progress().get(spec.id)
     if record and record.get("digest") == file_digest(path):

@@ -9,7 +9,7 @@ from pathlib import Path
 _NOISE = re.compile(r"^(E\s+)?(You can reproduce this test case|\s*kata=<kata )")
 
 
-_STUB = "torchkata.harness.StubNotImplemented: "  # the wrapper of a stub's NotImplementedError
+_STUB = "torchkata.errors.StubNotImplemented: "  # the wrapper of a stub's NotImplementedError
 
 
 def failure_text(report, limit: int = 4000) -> str:

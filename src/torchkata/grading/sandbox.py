@@ -10,7 +10,6 @@ unprivileged uid of its own. Killing the worker kills its pid namespace: every p
 """
 from __future__ import annotations
 
-import builtins
 import os
 import resource
 import select
@@ -24,7 +23,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from torchkata.catalog import KataSpec
-from torchkata.harness import KataBase
+from torchkata.errors import SolutionCrashed, SolutionError, rebuild
+from torchkata.harness import KataBase, request
+from torchkata.layout import Layout, module_in
 
 WORKER_UID_BASE = 1_000_000  # above system and login users, below 2**31
 
@@ -46,14 +47,6 @@ class Limits:
     memory_bytes: int = 6 << 30     # address space; torch itself maps ~3 GiB
     file_bytes: int = 16 << 20      # any file the worker writes, its log included
     processes: int = 512            # RLIMIT_NPROC (threads count): enforced for an unprivileged uid
-
-
-class SolutionCrashed(RuntimeError):
-    """The worker died, timed out or sent something that is not plain data."""
-
-
-class SolutionRaised(RuntimeError):
-    """The solution raised an exception that is not a builtin one."""
 
 
 @dataclass
@@ -109,26 +102,12 @@ def sandbox_facts() -> SandboxFacts:
 
 
 def _exception_for(answer: dict) -> BaseException:
-    """Re-create the solution's exception in the test process (builtin types keep their type)."""
-    name, message = answer.get("type", "Exception"), answer.get("message", "")
+    """Re-create the solution's exception in the test process (see torchkata.errors)."""
+    message = str(answer.get("message", ""))
     detail = f"{message}\n{answer['traceback']}" if answer.get("traceback") else message
-    module = answer.get("module", "")
-    if module == "torchkata.guard" and name == "ForbiddenCallableError":
-        from torchkata.guard import ForbiddenCallableError
-
-        return ForbiddenCallableError(detail)
-    if module == "torchkata.loader" and name in ("SolutionError", "SolutionMissing"):
-        from torchkata import loader
-
-        return getattr(loader, name)(message)
-    if module == "torchkata.harness" and name in ("NotPlainData", "StubNotImplemented"):
-        from torchkata import harness
-
-        return getattr(harness, name)(detail)
-    cls = getattr(builtins, name, None)
-    if module == "builtins" and isinstance(cls, type) and issubclass(cls, Exception):
-        return cls(detail)
-    return SolutionRaised(f"{name}: {detail}")
+    # A SolutionError (import, signature) stays one line for the learner.
+    name = str(answer.get("type", "Exception"))
+    return rebuild(str(answer.get("kind", "other")), name, message if name.startswith("Solution") else detail)
 
 
 class WorkerKata(KataBase):
@@ -136,11 +115,11 @@ class WorkerKata(KataBase):
 
     where = "in a sandboxed worker"
 
-    def __init__(self, spec: KataSpec, root: Path, suite: Path, hide: list[Path], limits: Limits = Limits()):
+    def __init__(self, spec: KataSpec, root: Path, project: Layout, limits: Limits = Limits()):
         self.spec = spec
         self.root = Path(root)
-        self.suite = Path(suite)
-        self.hide = [Path(p) for p in hide]
+        self.project = project
+        self.hide = project.hidden
         self.limits = limits
         self.facts = sandbox_facts()
         self.proc: subprocess.Popen | None = None
@@ -159,7 +138,7 @@ class WorkerKata(KataBase):
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     def _start(self) -> None:
-        source = self.root / self.spec.id / self.spec.module
+        source = module_in(self.root, self.spec)
         self.home = Path(tempfile.mkdtemp(prefix=f"torchkata-worker-{self.spec.id}-"))
         impl = self.home / "impl"
         (impl / self.spec.id).mkdir(parents=True)
@@ -172,7 +151,7 @@ class WorkerKata(KataBase):
                 os.chown(path, uid, uid)
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
-        cmd = [sys.executable, "-I", "-m", "torchkata.worker", "--rfd", str(to_worker_r),
+        cmd = [sys.executable, "-I", "-m", "torchkata.grading.worker", "--rfd", str(to_worker_r),
                "--wfd", str(from_worker_w), "--home", str(self.home)]
         if self.facts.namespaces:
             cmd = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--propagation", "private",
@@ -190,10 +169,9 @@ class WorkerKata(KataBase):
         os.close(to_worker_r)
         os.close(from_worker_w)
         self._send_fd, self._recv_fd = to_worker_w, from_worker_r
-        drivers = {p.stem: p.read_text() for p in sorted((self.suite / "drivers").glob("*.py"))
-                   if p.stem != "__init__"}
-        from torchkata.loader import SolutionError
-
+        # Only this kata's drivers: the rest of the hidden suite never enters a worker.
+        driver_file = self.project.driver_file(self.spec)
+        drivers = {driver_file.stem: driver_file.read_text()} if driver_file.is_file() else {}
         answer = self._exchange({"kata": self.spec.id, "root": str(impl), "drivers": drivers}, what="importing",
                                 seconds=self.limits.start_seconds)
         if not answer.get("ok"):
@@ -210,7 +188,7 @@ class WorkerKata(KataBase):
         return data.decode("utf-8", "replace")
 
     def _exchange(self, message: dict, *, what: str, seconds: float | None = None) -> dict:
-        from torchkata import wire
+        from torchkata.grading import wire
 
         seconds = self.limits.call_seconds if seconds is None else seconds
         try:
@@ -233,7 +211,7 @@ class WorkerKata(KataBase):
         tail = self.last_log
         status = f" (exit status {code})" if code is not None else ""
         output = f"; its last output: {tail.strip()[-300:]!r}" if tail.strip() else ""
-        return {"ok": False, "type": "SolutionCrashed", "module": __name__,
+        return {"ok": False, "kind": "torchkata", "type": "SolutionCrashed",
                 "message": f"{self.spec.id}: {why} while {what}{status}{output}", "traceback": ""}
 
     def close(self) -> int | None:
@@ -273,27 +251,24 @@ class WorkerKata(KataBase):
             raise SolutionCrashed(answer["message"])
         raise _exception_for(answer)
 
-    # ------------------------------------------------------------------ the Kata interface
+    # ------------------------------------------------------------------ the door (harness.OPERATIONS)
+    def _do(self, op: str, target, args: tuple, kwargs: dict, what: str):
+        __tracebackhide__ = True
+        return self._request(request(op, target, args, kwargs), what)
+
     def call(self, name: str, *args, **kwargs):
         __tracebackhide__ = True
-        return self._request({"op": "call", "name": name, "args": list(args), "kwargs": kwargs,
-                              "check_inplace": True}, f"calling {name}")
+        return self._do("call", name, args, kwargs, f"calling {name}")
 
     def call_mutating(self, name: str, *args, **kwargs):
         __tracebackhide__ = True
-        return self._request({"op": "call", "name": name, "args": list(args), "kwargs": kwargs,
-                              "check_inplace": False}, f"calling {name}")
+        return self._do("call_mutating", name, args, kwargs, f"calling {name}")
 
     def grad(self, name: str, *args, grad_output=None, **kwargs):
         __tracebackhide__ = True
-        out, grads = self._request({"op": "grad", "name": name, "args": list(args), "kwargs": kwargs,
-                                    "grad_output": grad_output}, f"differentiating {name}")
+        out, grads = self._do("grad", name, args, {**kwargs, "grad_output": grad_output}, f"differentiating {name}")
         return out, tuple(grads)
 
     def run(self, driver, *args, **kwargs):
         __tracebackhide__ = True
-        module = driver.__module__
-        if not module.startswith("drivers."):
-            raise ValueError(f"driver {driver.__name__} must live in tests/drivers/ to run in a sandbox")
-        return self._request({"op": "run", "driver": [module, driver.__name__], "args": list(args),
-                              "kwargs": kwargs}, f"running driver {driver.__name__}")
+        return self._do("run", driver, args, kwargs, f"running driver {driver.__name__}")

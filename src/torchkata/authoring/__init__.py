@@ -1,0 +1,1 @@
+"""Authoring kit: the mutation verifier behind `make check`. Never shipped."""

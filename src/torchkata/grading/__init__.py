@@ -1,0 +1,1 @@
+"""Grading: take-home packaging, safe unpacking, the sandboxed worker and its wire, reports. Never shipped."""

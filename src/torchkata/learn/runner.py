@@ -1,0 +1,80 @@
+"""Run one kata's hidden suite in a fresh pytest process and summarise it for a learner."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from torchkata.learn.loop import SuiteSummary, minimal_example, summarize_outcomes
+from torchkata.learn.progress import Project
+
+console = Console()
+
+
+def run_suite(project: Project, spec, impl: Path | None = None, device: str = "all",
+              extra: list[str] | None = None, capture: bool = True) -> dict:
+    """Run one kata's hidden suite in a fresh pytest process; return the JSON outcome report."""
+    suite = project.suite_file(spec)
+    if not suite.is_file():
+        raise click.ClickException(f"no hidden suite for {spec.id} ({suite} is missing)")
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        cmd = [sys.executable, "-m", "pytest", str(suite), "--torchkata-impl", str(impl or project.katas),
+               "--torchkata-device", device, "--torchkata-report", str(report), "-q", "--tb=short", "-rN",
+               "-p", "no:cacheprovider", *(extra or [])]
+        proc = subprocess.run(cmd, cwd=project.root, capture_output=capture, text=True)
+        if not report.is_file():
+            raise click.ClickException(f"pytest did not run the suite:\n{(proc.stdout or '')[-2000:]}{(proc.stderr or '')[-2000:]}")
+        data = json.loads(report.read_text())
+    data["pytest_output"] = proc.stdout if capture else ""
+    return data
+
+
+def _property_rows(tests: list[dict]) -> list[tuple[str, dict[str, dict]]]:
+    """Tests grouped by property: [(test name, {device: test})] in first-seen order."""
+    rows: dict[str, dict[str, dict]] = {}
+    for t in tests:
+        rows.setdefault(t["test"] or t["nodeid"], {})[t["device"] or "-"] = t
+    return list(rows.items())
+
+
+def summarize(spec, data: dict, *, compact: bool = False) -> SuiteSummary:
+    """Print one row per property (a column per device), then the first failure in full."""
+    tests = data["tests"]
+    summary = summarize_outcomes(data)
+    devices = sorted({t["device"] or "-" for t in tests}, key=lambda d: (d != "cpu", d))
+    skipped_devices = [d for d in devices if all(t["outcome"] == "skipped" for t in tests if (t["device"] or "-") == d)]
+    shown = [d for d in devices if d not in skipped_devices] or devices
+    table = Table(title=f"{spec.id} · {spec.title}", title_justify="left")
+    table.add_column("property", overflow="fold")
+    for d in shown:
+        table.add_column(d, justify="center")
+    table.add_column("first line of the failure", overflow="fold")
+    mark = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[dim]–[/]"}
+    for name, per_device in _property_rows(tests):
+        failing = next((t for t in per_device.values() if t["outcome"] == "failed"), None)
+        if compact and failing is None:
+            continue
+        cells = [mark[per_device[d]["outcome"]] if d in per_device else "" for d in shown]
+        table.add_row(name, *cells, failing["message"] if failing else "")
+    if table.row_count:
+        console.print(table)
+    for d in skipped_devices:
+        reason = next((t["message"] for t in tests if (t["device"] or "-") == d and t["message"]), "")
+        console.print(f"[dim]{d}: every test skipped ({reason.removeprefix('Skipped: ')})[/]")
+    first = summary.first_failure
+    if first:
+        console.rule(f"[red]first failure: {first['test']} [{first['device']}]")
+        example = minimal_example(first["output"])
+        console.print(first["output"].strip()[-3000:], markup=False, highlight=False)
+        if example and example not in first["output"][-3000:]:
+            console.print(example, markup=False, highlight=False)
+    verdict = "[bold green]kata passes[/]" if summary.done else "[bold red]not yet[/]"
+    console.print(f"{verdict}: {summary.passed} passed, {summary.failed} failed, {summary.skipped} skipped")
+    return summary
