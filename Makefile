@@ -3,7 +3,7 @@
 PY ?= .venv/bin/python
 JOBS ?= auto
 
-.PHONY: setup check test kata lint catalog clean
+.PHONY: setup check test kata fuzz lint catalog clean
 
 setup: .venv/.installed
 
@@ -27,6 +27,11 @@ lint: setup
 # One kata against reference, stub and its mutants: make kata K=03_autograd
 kata: setup
 	$(PY) -m pytest tests/test_$(K).py --torchkata-verify -q --tb=line -rN
+
+# Random seeds and many examples (TORCHKATA_FUZZ_EXAMPLES, default 400) over every suite and
+# every mutant: for finding what the derandomized ci/verify/grade profiles miss. Not in CI.
+fuzz: setup
+	$(PY) -m pytest tests --torchkata-verify --hypothesis-profile fuzz -q --tb=short -rN -p no:cacheprovider -n $(JOBS)
 
 catalog:
 	python3 ../shared/tools/check_catalog.py .

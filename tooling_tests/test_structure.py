@@ -101,20 +101,20 @@ SOLUTIONS = {
 }
 
 
-@pytest.mark.parametrize("solution", sorted(SOLUTIONS))
-def test_both_doors_give_identical_outcomes(mini_project, solution):
+@pytest.mark.parametrize("which", sorted(SOLUTIONS))
+def test_both_doors_give_identical_outcomes(mini_project, which):
     mini_project.write("tests/test_06_activations.py", DOOR_SUITE)
     mini_project.write("tests/drivers/d06.py", DOOR_DRIVER)
     mini_project.write("tests/drivers/__init__.py", "")
-    mini_project.write(f"{solution}/06_activations/activations.py", SOLUTIONS[solution])
+    mini_project.write(f"{which}/06_activations/activations.py", SOLUTIONS[which])
     outcomes = {}
     for door, extra in (("in-process", ()), ("sandbox", ("-p", "torchkata.grading.pytest_sandbox"))):
         report = mini_project.path / f"{door}.json"
-        mini_project.runpytest_subprocess("tests", "--torchkata-impl", solution, "--torchkata-device", "cpu",
+        mini_project.runpytest_subprocess("tests", "--torchkata-impl", which, "--torchkata-device", "cpu",
                                           "--torchkata-report", str(report), "-p", "no:cacheprovider", *extra)
         outcomes[door] = {t["test"]: t["outcome"] for t in json.loads(report.read_text())["tests"]}
     assert outcomes["in-process"] == outcomes["sandbox"], outcomes
-    expected = "passed" if solution == "right" else "failed"
+    expected = "passed" if which == "right" else "failed"
     assert outcomes["in-process"]["test_call_value"] == expected
 
 

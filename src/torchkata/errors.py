@@ -19,6 +19,10 @@ class SolutionMissing(SolutionError):
     """The implementation root has no module for this kata (the kata is skipped)."""
 
 
+class SolutionLacksName(SolutionError, AttributeError):
+    """The module does not define a catalog name (an AttributeError too, so getattr(m, name, None) works)."""
+
+
 class NotPlainData(TypeError):
     """A solution returned something that cannot cross a process boundary."""
 
@@ -42,7 +46,7 @@ class SolutionRaised(RuntimeError):
 
 # torchkata's own exceptions that keep their type across the wire (by name, never by module path).
 CROSSING: dict[str, type[BaseException]] = {cls.__name__: cls for cls in (
-    ForbiddenCallableError, SolutionError, SolutionMissing, NotPlainData, StubNotImplemented, SolutionCrashed,
+    ForbiddenCallableError, SolutionError, SolutionMissing, SolutionLacksName, NotPlainData, StubNotImplemented, SolutionCrashed,
 )}
 
 

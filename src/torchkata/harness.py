@@ -201,7 +201,7 @@ class Kata(KataBase):
         __tracebackhide__ = True
         with self._guard():
             try:
-                result = driver(self.module, *args, **kwargs)
+                result = driver(CheckedModule(self.spec, self.module), *args, **kwargs)
             except NotImplementedError as err:
                 raise _unwritten(err, driver.__name__) from None
         check_plain(result, f"the result of driver {driver.__name__}")
@@ -214,6 +214,23 @@ class Kata(KataBase):
         """The solution module for the visible examples: every catalog name it defines is
         checked against the catalog's signature, and its functions are called under the guard."""
         return GuardedModule(self)
+
+
+class CheckedModule:
+    """The solution module as a driver sees it: every catalog name is checked against the
+    catalog's signature when the driver reaches for it, as `call` and `grad` check theirs
+    (a swapped `grad_of(x, f)` fails with one line, not an AttributeError deep in a driver)."""
+
+    def __init__(self, spec: KataSpec, module):
+        self._spec, self._module = spec, module
+
+    def __getattr__(self, name: str):
+        if self._spec.symbol(name) is None:
+            return getattr(self._module, name)
+        return check_signature(self._spec, self._module, name)
+
+    def __repr__(self) -> str:
+        return f"<solution module of {self._spec.id}>"
 
 
 class GuardedModule:

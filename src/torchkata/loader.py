@@ -10,7 +10,7 @@ from pathlib import Path
 
 from torchkata import guard
 from torchkata.catalog import KataSpec
-from torchkata.errors import SolutionError, SolutionMissing
+from torchkata.errors import SolutionError, SolutionLacksName, SolutionMissing
 from torchkata.layout import module_in
 
 
@@ -68,7 +68,8 @@ def check_signature(spec: KataSpec, module, name: str):
     symbol = spec.symbol(name)
     obj = getattr(module, name, None)
     if obj is None:
-        raise SolutionError(f"{spec.module} does not define {name} (the catalog asks for: {symbol.text if symbol else name})")
+        raise SolutionLacksName(f"{spec.module} does not define {name} "
+                                f"(the catalog asks for: {symbol.text if symbol else name})")
     if symbol is None or symbol.kind != "function" or not callable(obj):
         return obj
     try:

@@ -33,10 +33,27 @@ def short_message(report) -> str:
     return text.strip().splitlines()[-1] if text.strip() else ""
 
 
+def stream_path(path: Path) -> Path:
+    return Path(str(path) + ".jsonl")
+
+
+def read_stream(path: Path) -> list[dict]:
+    """The outcomes streamed so far (a partly written last line is left for the next read)."""
+    try:
+        text = stream_path(path).read_text()
+    except OSError:
+        return []
+    return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
+
+
 class OutcomeRecorder:
+    """Writes PATH (every kata test's outcome, at the end) and PATH.jsonl (one line per test as
+    soon as it finishes, so a waiting person can be shown progress and the first failure)."""
+
     def __init__(self, path: Path):
         self.path = path
         self.tests: dict[str, dict] = {}
+        self.stream = open(stream_path(path), "a", buffering=1)  # noqa: SIM115 - closed at session end
 
     def pytest_runtest_logreport(self, report):
         props = dict(report.user_properties)
@@ -46,14 +63,15 @@ class OutcomeRecorder:
             "duration": 0.0,
         })
         entry["duration"] += report.duration
-        if report.when == "call" or report.outcome != "passed":
-            if entry["outcome"] == "failed":
-                return
+        if (report.when == "call" or report.outcome != "passed") and entry["outcome"] != "failed":
             entry["outcome"] = report.outcome
             if report.outcome != "passed":
                 entry["message"] = short_message(report)
                 entry["output"] = failure_text(report)
                 entry["phase"] = report.when
+        if report.when == "teardown":
+            self.stream.write(json.dumps({k: entry[k] for k in ("kata", "test", "device", "outcome", "message")}) + "\n")
 
     def pytest_sessionfinish(self, session, exitstatus):
+        self.stream.close()
         self.path.write_text(json.dumps({"exitstatus": int(exitstatus), "tests": list(self.tests.values())}, indent=1))

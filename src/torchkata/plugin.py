@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, settings
 
 from torchkata import hookspecs
 from torchkata.catalog import KataSpec, load_catalog
-from torchkata.layout import Layout, is_impl_root, kata_id_of_suite, kata_in_folder
+from torchkata.layout import Layout, is_impl_root, kata_id_of_suite, kata_in_folder, suite_file_name
 
 DEVICES = ("cpu", "cuda")
 
@@ -94,7 +94,7 @@ def _rewrite_args(config, layout: Layout) -> None:
         spec = None if inside_suite else kata_in_folder(kata_dir)
         if spec is not None:
             impl = impl or kata_dir.parent
-            new_args.append(str(suite / f"test_{spec.id}.py") + (sep + rest if sep else ""))
+            new_args.append(str(suite / suite_file_name(spec)) + (sep + rest if sep else ""))
         elif not inside_suite and is_impl_root(p):
             impl = impl or p
             new_args.append(str(suite))
