@@ -6,7 +6,6 @@ import torch
 from torch.testing import assert_close
 
 
-
 def _line():
     X = torch.tensor([[0.0], [1.0], [2.0]], dtype=torch.float64)
     return X, 2 * X[:, 0] + 1                  # y = 2x + 1 exactly

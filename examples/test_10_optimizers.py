@@ -7,7 +7,6 @@ import torch
 from torch.testing import assert_close
 
 
-
 def _run(make_opt, grads, start):
     """Parameter values after feeding GRADS, one step each, to the optimizer made by MAKE_OPT."""
     p = start.clone().requires_grad_()

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 
-
 def _optimizer(*lrs):
     """An SGD optimizer with one param group per lr."""
     groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in lrs]

@@ -13,7 +13,7 @@ import math
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from torchkata import strategies as tks
@@ -21,21 +21,24 @@ from torchkata.testing import assert_close, expect
 
 from drivers import d09
 
-# plugin.kata_id_of reads "test_09_gradient_descent" as kata "09_gradient" + suffix "_descent": name it.
-KATA = "09_gradient_descent"
 F64 = torch.float64
 
 
 # ------------------------------------------------------------------------------- helpers
 
-def _strided(t: torch.Tensor, noncontiguous: bool) -> torch.Tensor:
-    """T itself, or a non-contiguous view holding the same values."""
-    if not noncontiguous:
-        return t
-    wide = torch.zeros(t.shape[:-1] + (2 * t.shape[-1],) if t.dim() else (2,), dtype=t.dtype, device=t.device)
-    view = wide[..., ::2]
-    view.copy_(t)
-    return view
+def _laid_out(t: torch.Tensor, layout: str) -> torch.Tensor:
+    """T's values stored as LAYOUT (one of tks.LAYOUTS): contiguous, every other element of a
+    wider tensor, the transpose of a contiguous tensor, or (when T's rows are all equal) one
+    row expanded with stride 0."""
+    if layout == "strided" and t.dim():
+        wide = torch.zeros(t.shape[:-1] + (2 * t.shape[-1],), dtype=t.dtype, device=t.device)
+        wide[..., ::2] = t
+        return wide[..., ::2]
+    if layout == "transposed" and t.dim() == 2:
+        return t.T.contiguous().T
+    if layout == "expanded" and t.dim() and bool((t == t[:1]).all()):
+        return t[:1].expand(t.shape)
+    return t.contiguous()
 
 
 def _design(X: torch.Tensor) -> torch.Tensor:
@@ -69,13 +72,16 @@ def _descend(X, y, lr, epochs, batches):
 
 def _ordered_partitions(n, size):
     """Every distinct sequence of batches (as sorted index tuples) one shuffled pass over N
-    samples in batches of SIZE can produce."""
-    seen = []
-    for perm in itertools.permutations(range(n)):
-        batches = tuple(tuple(sorted(perm[i:i + size])) for i in range(0, n, size))
-        if batches not in seen:
-            seen.append(batches)
-    return seen
+    samples in batches of SIZE can produce: batch_size samples per batch, the rest in the last."""
+    def split(left):
+        if not left:
+            yield ()
+            return
+        for first in itertools.combinations(left, min(size, len(left))):
+            rest = tuple(i for i in left if i not in first)
+            for tail in split(rest):
+                yield (first,) + tail
+    return list(split(tuple(range(n))))
 
 
 def _all_runs(X, y, lr, epochs, size):
@@ -149,11 +155,18 @@ small_data = st.tuples(st.integers(1, 8), st.integers(1, 4))  # (N, D)
 
 # ----------------------------------------------------------------------- closed form
 
-@given(seed=tks.seeds(), nd=st.tuples(st.integers(1, 4), st.integers(4, 12)), noncontiguous=st.booleans())
-def test_closed_form_matches_lstsq_in_float64(kata, device, seed, nd, noncontiguous):
+@given(seed=tks.seeds(), nd=st.tuples(st.integers(1, 4), st.integers(4, 12)), layout=tks.layouts(),
+       y_layout=tks.layouts(), scale=st.floats(-2, 2), centre=st.floats(-3, 3))
+@example(seed=0, nd=(2, 4), layout="transposed", y_layout="strided", scale=-2.0, centre=3.0)
+def test_closed_form_matches_lstsq_in_float64(kata, device, seed, nd, layout, y_layout, scale, centre):
+    # Features of any scale 10**scale (1e-2 .. 1e2) around a mean of CENTRE times that scale:
+    # the least-squares fit has no preferred units, so nothing (a "stabilising" ridge term, an
+    # absolute threshold) may assume the features are O(1). [X, 1] stays well conditioned
+    # (cond < 1e3), so even the normal equations are accurate to ~1e-10 in float64.
     d, extra = nd
     X, y = _well_conditioned(seed, d + extra, d)
-    X, y = _strided(X, noncontiguous).to(device), y.to(device)
+    X = (X + centre) * 10 ** scale
+    X, y = _laid_out(X.to(device), layout), _laid_out(y.to(device), y_layout)
     w, b = kata.call("fit_closed_form", X, y)
     want_w, want_b = _lstsq(X, y)
     inputs = {"X": X, "y": y}
@@ -161,10 +174,10 @@ def test_closed_form_matches_lstsq_in_float64(kata, device, seed, nd, noncontigu
     assert_close(b, want_b.to(device), what="fit_closed_form: b (vs torch.linalg.lstsq on [X, 1])", inputs=inputs)
 
 
-@given(seed=tks.seeds(), d=st.integers(1, 4), n=st.integers(9, 16), noncontiguous=st.booleans())
-def test_closed_form_keeps_float32(kata, device, seed, d, n, noncontiguous):
+@given(seed=tks.seeds(), d=st.integers(1, 4), n=st.integers(9, 16), layout=tks.layouts(), y_layout=tks.layouts())
+def test_closed_form_keeps_float32(kata, device, seed, d, n, layout, y_layout):
     X, y = _orthogonal_design(seed, n, d, torch.float32)
-    X, y = _strided(X, noncontiguous).to(device), _strided(y, noncontiguous).to(device)
+    X, y = _laid_out(X.to(device), layout), _laid_out(y.to(device), y_layout)
     w, b = kata.call("fit_closed_form", X, y)
     want_w, want_b = _lstsq(X, y)
     inputs = {"X": X, "y": y}
@@ -232,31 +245,39 @@ def test_each_epoch_makes_one_update_per_batch_including_the_last_partial_one(ka
 
 
 def _small_problem_sizes():
-    """(N, batch_size, epochs) with at most ~40 possible runs to enumerate."""
+    """(N, batch_size, epochs) with at most 40 possible runs to enumerate: N up to 7, so the
+    last batch can be much shorter than the others (N=7, batch_size=5 gives 5 + 2, not 4 + 3)."""
     out = []
-    for n in (2, 3, 4):
-        for size in range(1, n + 2):
-            count = len(_ordered_partitions(n, size))
-            epochs = max([e for e in (1, 2, 3) if count ** e <= 40] or [1])
-            out.append((n, size, epochs))
+    for n in range(2, 8):
+        for size in range(1, n + (2 if n <= 3 else 1)):   # a batch larger than N: small N only
+            count = math.factorial(n) // (math.factorial(size) ** (n // size) * math.factorial(n % size)) \
+                if size <= n else 1
+            epochs = max([e for e in (1, 2, 3) if count ** e <= 40], default=0)
+            if epochs:
+                out.append((n, size, epochs))
     return out
 
 
 SMALL_PROBLEMS = _small_problem_sizes()
 
 
-@given(problem=st.sampled_from(SMALL_PROBLEMS), d=st.integers(1, 3), fraction=st.floats(0.1, 1.0), data=st.data())
-def test_each_epoch_is_one_pass_over_a_shuffled_order(kata, device, problem, d, fraction, data):
+@given(problem=st.sampled_from(SMALL_PROBLEMS), d=st.integers(1, 3), fraction=st.floats(0.1, 1.0),
+       dtype=tks.float_dtypes(), seed=tks.seeds())
+@example(problem=(7, 5, 1), d=2, fraction=0.9, dtype=F64, seed=0)
+@example(problem=(6, 4, 1), d=1, fraction=0.9, dtype=torch.float32, seed=1)
+def test_each_epoch_is_one_pass_over_a_shuffled_order(kata, device, problem, d, fraction, dtype, seed):
     # The result must be the run of one of the possible per-epoch orders (all enumerated):
-    # every sample used once per epoch, in batches of batch_size, one mean-gradient step each.
+    # every sample used once per epoch, in batches of batch_size (the last one shorter), one
+    # mean-gradient step each.
     n, size, epochs = problem
-    X = data.draw(tks.tensors(shape=(n, d), dtype=F64, min_value=-1, max_value=1), label="X")
-    y = data.draw(tks.tensors(shape=(n,), dtype=F64, min_value=-1, max_value=1), label="y")
+    g = torch.Generator().manual_seed(seed)
+    X = (torch.rand(n, d, generator=g, dtype=F64) * 2 - 1).to(dtype)
+    y = (torch.rand(n, generator=g, dtype=F64) * 2 - 1).to(dtype)
     lr = _stable_lr(X, fraction)
     got = kata.call("fit_gradient_descent", X.to(device), y.to(device), lr, epochs, size)
     runs, _ = _all_runs(X, y, lr, epochs, size)
     best = _closest(got, runs)
-    _check_fit(got, runs[best], F64, device,
+    _check_fit(got, runs[best], dtype, device,
                what=f"fit_gradient_descent(batch_size={size}) vs the closest of the {len(runs)} possible "
                     "shuffled runs", inputs={"X": X, "y": y, "lr": lr, "epochs": epochs, "batch_size": size})
 
@@ -282,6 +303,23 @@ def test_sgd_draws_a_new_order_every_epoch(kata, device):
     expect(any(len(set(c)) > 1 for c in chosen),
            f"with 20 generator seeds every run used the same order in all {epochs} epochs "
            f"(orders seen: {orders}); shuffle again at the start of every epoch")
+
+
+def test_different_generator_seeds_give_different_shuffles(kata, device):
+    # Three samples, batch_size=1, two epochs: 36 possible runs, all far apart. The shuffles
+    # must come from `generator`: a solution that seeds its own generator (or the global one)
+    # gives every seed the same run. Under uniform reshuffling, 12 seeds all land on one run
+    # with probability 36 * 36**-12 < 1e-16.
+    X = torch.tensor([[0.9], [-0.4], [0.2]], dtype=F64)
+    y = torch.tensor([0.5, 1.3, -0.7], dtype=F64)
+    lr, epochs = 0.15, 2
+    runs, _ = _all_runs(X, y, lr, epochs, 1)
+    chosen = set()
+    for seed in range(12):
+        got = kata.run(d09.fit_seeded, X.to(device), y.to(device), lr, epochs, 1, seed)
+        chosen.add(_closest((got["w"], got["b"], got["history"]), runs))
+    expect(len(chosen) > 1, "fit_gradient_descent(batch_size=1) gave the same run for 12 different "
+                            "torch.Generator().manual_seed(seed) generators: draw every shuffle from `generator`")
 
 
 @given(nd=st.tuples(st.integers(4, 8), st.integers(1, 3)), batch_size=st.integers(1, 3), epochs=st.integers(1, 3),

@@ -104,22 +104,11 @@ def _inputs(name, kwargs, groups, grads):
     return inputs
 
 
-def _check(actual, expected, *, what, inputs, **tolerances):
-    """assert_close, describing INPUTS only when the comparison fails (describing them costs
-    more than comparing, and most calls pass)."""
-    __tracebackhide__ = True
-    try:
-        assert_close(actual, expected, what=what, **tolerances)
-    except AssertionError:
-        assert_close(actual, expected, what=what, inputs=inputs, **tolerances)
-        raise
-
-
 def _assert_same_trajectory(got, want, *, name, inputs):
     expect(len(got) == len(want), f"{name}: recorded {len(got)} steps, expected {len(want)}")
     for t, (got_step, want_step) in enumerate(zip(got, want)):
         for i, (g, w) in enumerate(zip(got_step, want_step)):
-            _check(g, w, what=f"{name}: parameter {i} after step {t + 1} (vs torch.optim.{name})",
+            assert_close(g, w, what=f"{name}: parameter {i} after step {t + 1} (vs torch.optim.{name})",
                          inputs=inputs)
 
 
@@ -154,7 +143,7 @@ def test_sgd_first_momentum_step_uses_the_undamped_gradient(kata, device, proble
     got = kata.run(d10.trajectory, "SGD", groups, grads, kwargs)["params"][0]
     for i, (p0, g) in enumerate(zip(groups[0]["params"], grads[0])):
         want = (p0.double() - lr * (g.double() + weight_decay * p0.double())).to(p0.dtype)
-        _check(got[i], want, what=f"SGD: parameter {i} after the first step "
+        assert_close(got[i], want, what=f"SGD: parameter {i} after the first step "
                                         "(the momentum buffer starts at the first gradient, undamped)",
                      inputs=_inputs("SGD", kwargs, groups, grads))
 
@@ -163,25 +152,6 @@ def test_sgd_first_momentum_step_uses_the_undamped_gradient(kata, device, proble
        kwargs=hyper("SGD", momentum=st.floats(min_value=0.1, max_value=0.95), nesterov=True))
 def test_sgd_nesterov_matches_torch(kata, device, problem, kwargs):
     _run_and_compare(kata, device, "SGD", *problem, kwargs)
-
-
-@given(param=tks.tensors(shape=tks.shapes(min_dims=0, max_dims=2, max_side=4), dtype=tks.float_dtypes(),
-                         min_value=-1, max_value=1),
-       target_seed=tks.seeds(), kwargs=hyper("SGD"))
-def test_sgd_step_with_closure_calls_it_once_and_returns_its_loss(kata, device, param, target_seed, kwargs):
-    param = param.to(device)
-    g = torch.Generator().manual_seed(target_seed)
-    target = torch.rand(param.shape, generator=g, dtype=param.dtype).to(device)
-    got = kata.run(d10.closure_step, "SGD", param, target, kwargs)
-    want = d10.closure_step(TORCH, "SGD", param, target, kwargs)
-    inputs = {"optimizer": f"SGD(params, **{kwargs})", "param": param, "target": target,
-              "closure": "zero_grad(); loss = ((p - target) ** 2).sum(); loss.backward(); return loss"}
-    expect(got["calls"] == 1, f"SGD.step(closure) called the closure {got['calls']} times, expected once")
-    expect(isinstance(got["returned"], torch.Tensor),
-           f"SGD.step(closure) returned {got['returned']!r}; it must return the closure's loss")
-    _check(got["returned"], want["returned"], what="SGD.step(closure)'s return value (the loss)",
-                 inputs=inputs)
-    _check(got["param"], want["param"], what="SGD: parameter after step(closure)", inputs=inputs)
 
 
 # ------------------------------------------------------------------------------------ Adam
@@ -204,7 +174,7 @@ def test_adam_first_step_moves_each_weight_by_about_lr(kata, device, problem, lr
     for i, (p0, g) in enumerate(zip(groups[0]["params"], grads[0])):
         g64 = g.double()
         want = (p0.double() - lr * g64 / (g64.abs() + 1e-8)).to(p0.dtype)
-        _check(got[i], want, what=f"Adam: parameter {i} after the first step "
+        assert_close(got[i], want, what=f"Adam: parameter {i} after the first step "
                                         "(bias-corrected: p0 - lr * g / (|g| + eps))",
                      inputs=_inputs("Adam", kwargs, groups, grads))
 
@@ -226,7 +196,7 @@ def test_adamw_with_zero_gradients_only_shrinks_the_weights(kata, device, proble
     for t, step in enumerate(got):
         want = [w * (1 - lr * weight_decay) for w in want]
         for i, (p, w) in enumerate(zip(step, want)):
-            _check(p, w.to(p.dtype), what=f"AdamW: parameter {i} after step {t + 1} with zero gradients "
+            assert_close(p, w.to(p.dtype), what=f"AdamW: parameter {i} after step {t + 1} with zero gradients "
                                                 "(expected p0 * (1 - lr * weight_decay) ** step)",
                          inputs=_inputs("AdamW", kwargs, groups, grads))
 
@@ -289,7 +259,7 @@ def test_parameters_whose_grad_is_none_are_skipped(kata, device, name, problem, 
     for t, step in enumerate(got):
         for i, p in enumerate(step):
             if grads[t][i] is None:
-                _check(p, before[i], rtol=0, atol=0,
+                assert_close(p, before[i], rtol=0, atol=0,
                              what=f"{name}: parameter {i} at step {t + 1}, where its grad is None "
                                   "(it must not change)", inputs=inputs)
         before = step
@@ -306,7 +276,7 @@ def test_step_leaves_gradients_untouched(kata, device, name, problem, data):
     got = kata.run(d10.trajectory, name, groups, grads, kwargs)["grads"]
     for t, (after, given_grads) in enumerate(zip(got, grads)):
         for i, (a, g) in enumerate(zip(after, given_grads)):
-            _check(a, g, rtol=0, atol=0, what=f"{name}: .grad of parameter {i} after step {t + 1} "
+            assert_close(a, g, rtol=0, atol=0, what=f"{name}: .grad of parameter {i} after step {t + 1} "
                                                      "(step must not modify the gradients)",
                          inputs=_inputs(name, kwargs, groups, grads))
 
@@ -325,6 +295,60 @@ def test_state_dict_round_trip_mid_run_continues_the_same_trajectory(kata, devic
     want = d10.trajectory(TORCH, name, groups, grads, kwargs)["params"]
     inputs = _inputs(name, kwargs, groups, grads) | {"state_dict saved and loaded after step": split}
     _assert_same_trajectory(got, want, name=name, inputs=inputs)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(param=tks.tensors(shape=tks.shapes(min_dims=0, max_dims=2, max_side=4), dtype=tks.float_dtypes(),
+                         min_value=-1, max_value=1),
+       target_seed=tks.seeds(), steps=st.integers(1, 3), data=st.data())
+def test_step_with_closure_calls_it_once_and_returns_its_loss(kata, device, name, param, target_seed, steps, data):
+    # The closure is the one of the torch.optim docs: zero_grad, loss, backward, return loss,
+    # with no enable_grad of its own (step runs it with gradients enabled, as torch does).
+    kwargs = data.draw(hyper(name), label="kwargs")
+    param = param.to(device)
+    g = torch.Generator().manual_seed(target_seed)
+    target = torch.rand(param.shape, generator=g, dtype=param.dtype).to(device)
+    got = kata.run(d10.closure_step, name, param, target, kwargs, steps)
+    want = d10.closure_step(TORCH, name, param, target, kwargs, steps)
+    inputs = {"optimizer": f"{name}(params, **{kwargs})", "param": param, "target": target, "steps": steps,
+              "closure": "zero_grad(); loss = ((p - target) ** 2).sum(); loss.backward(); return loss"}
+    expect(got["calls"] == steps,
+           f"{steps} calls of {name}.step(closure) ran the closure {got['calls']} times, expected once per step")
+    expect(isinstance(got["returned"], torch.Tensor),
+           f"{name}.step(closure) returned {got['returned']!r}; it must return the closure's loss")
+    assert_close(got["returned"], want["returned"], what=f"{name}.step(closure)'s return value (the loss)",
+                 inputs=inputs)
+    assert_close(got["param"], want["param"], what=f"{name}: parameter after {steps} step(closure) calls",
+                 inputs=inputs)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(problem=problems(n_steps=(2, 4)), data=st.data())
+def test_gradients_written_in_place_between_steps_give_torchs_trajectory(kata, device, name, problem, data):
+    # In training, zero_grad(set_to_none=False) and backward() write into the same .grad
+    # tensor every step (gradient accumulation too): no state may alias a .grad tensor.
+    momentum = st.floats(min_value=0.1, max_value=0.95) if name in ("SGD", "RMSprop") else None
+    kwargs = data.draw(hyper(name, momentum=momentum), label="kwargs")
+    groups, grads = _to(device, *problem)
+    got = kata.run(d10.trajectory, name, groups, grads, kwargs, in_place=True)
+    want = d10.trajectory(TORCH, name, groups, grads, kwargs, in_place=True)
+    _assert_same_trajectory(got["params"], want["params"], name=name,
+                            inputs=_inputs(name, kwargs, groups, grads) | {".grad": "written in place"})
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(problem=problems(n_steps=(2, 4)), data=st.data())
+def test_lr_changed_between_steps_is_used_at_once(kata, device, name, problem, data):
+    # A scheduler sets group["lr"] between steps: every step must read the group's current lr
+    # (nothing derived from it may be cached).
+    kwargs = data.draw(hyper(name, weight_decay=positive_decays), label="kwargs")
+    groups, grads = _to(device, *problem)
+    scales = data.draw(st.lists(st.floats(0.05, 2.0), min_size=len(grads), max_size=len(grads)), label="lr scales")
+    scales[0] = 1.0
+    got = kata.run(d10.trajectory, name, groups, grads, kwargs, lr_scales=scales)
+    want = d10.trajectory(TORCH, name, groups, grads, kwargs, lr_scales=scales)
+    _assert_same_trajectory(got["params"], want["params"], name=name,
+                            inputs=_inputs(name, kwargs, groups, grads) | {"lr at step t": f"lr * {scales}[t]"})
 
 
 ROSENBROCK_RUNS = {
@@ -351,5 +375,5 @@ def test_rosenbrock_from_the_classic_start_descends_like_torch(kata, device, run
     first, last = float(got["losses"][0]), float(got["losses"][-1])
     expect(last < first / 2, f"{name}: Rosenbrock loss went from {first:.4g} to {last:.4g} in 100 steps; "
                              f"torch.optim.{name} reaches {float(want['losses'][-1]):.4g}")
-    _check(got["points"], want["points"], what=f"{name}: (x, y) before each of 100 Rosenbrock steps "
+    assert_close(got["points"], want["points"], what=f"{name}: (x, y) before each of 100 Rosenbrock steps "
                                                      "and after the last", inputs=inputs)

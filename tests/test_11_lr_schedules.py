@@ -15,17 +15,15 @@ import types
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from torchkata.testing import assert_close, expect
+from torchkata.testing import assert_close, expect, tolerances
 
 from drivers import d11
 
-# plugin.kata_id_of reads "test_11_lr_schedules" as kata "11_lr" + suffix "_schedules": name it.
-KATA = "11_lr_schedules"
 F64 = torch.float64
-RTOL = 1e-7
+RTOL, ATOL = tolerances(F64)
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -36,7 +34,7 @@ def _assert_lrs(got, want, *, scale, what, inputs):
         got_t = torch.tensor(got, dtype=F64)
     except (TypeError, ValueError) as err:
         raise AssertionError(f"{what}: expected numbers, got {got!r} ({err})") from None
-    assert_close(got_t, torch.tensor(want, dtype=F64), rtol=RTOL, atol=1e-7 * scale, what=what, inputs=inputs)
+    assert_close(got_t, torch.tensor(want, dtype=F64), rtol=RTOL, atol=ATOL * scale, what=what, inputs=inputs)
 
 
 def _silently(fn, *args):
@@ -100,10 +98,11 @@ gammas = st.floats(min_value=0.05, max_value=1.0)
 
 @st.composite
 def warmup_settings(draw, min_warmup=0, min_decay=1):
-    """(base_lr, warmup_steps, total_steps, min_lr) with total_steps >= warmup_steps + min_decay."""
+    """(base_lr, warmup_steps, total_steps, min_lr) with total_steps >= warmup_steps + min_decay
+    (and >= 1: MIN_DECAY may be negative, total_steps below warmup_steps)."""
     base_lr = draw(base_lrs, label="base_lr")
     warmup = draw(st.integers(min_warmup, 6), label="warmup_steps")
-    total = draw(st.integers(warmup + min_decay, warmup + 12), label="total_steps")
+    total = draw(st.integers(max(1, warmup + min_decay), warmup + 12), label="total_steps")
     min_lr = draw(st.one_of(st.just(0.0), st.floats(0.0, 0.9).map(lambda f: f * base_lr)), label="min_lr")
     return base_lr, warmup, total, min_lr
 
@@ -160,8 +159,12 @@ def test_schedule_functions_return_python_floats(kata, name, args):
 
 # ------------------------------------------------------------------------- warmup_cosine
 
-@given(settings=warmup_settings(), extra=st.integers(0, 4))
+@given(settings=warmup_settings(min_decay=-3), extra=st.integers(0, 4))
+@example(settings=(0.5, 4, 5, 0.1), extra=2)
+@example(settings=(0.5, 4, 2, 0.1), extra=2)
 def test_warmup_cosine_matches_the_closed_form_at_every_step(kata, settings, extra):
+    # total_steps <= warmup_steps + 1 included: then max(1, total_steps - 1 - warmup_steps) = 1,
+    # so step warmup_steps still has base_lr and min_lr comes one step later.
     base_lr, warmup, total, min_lr = settings
     steps = range(total + extra)
     got = [kata.call("warmup_cosine", s, base_lr, warmup, total, min_lr) for s in steps]
@@ -282,3 +285,34 @@ def test_reduce_on_plateau_never_goes_below_min_lr(kata, lrs, fraction):
     _assert_lrs(got[-1], [min_lr] * len(lrs), scale=max(lrs),
                 what="group lrs after 29 reductions (floored at min_lr)",
                 inputs={"group lrs": lrs, "min_lr": min_lr})
+
+
+@given(threshold=st.sampled_from([1e-4, 0.01, 0.1]), patience=st.integers(1, 3), start=st.floats(0.5, 10.0))
+def test_reduce_on_plateau_counts_a_slow_creep_once_it_beats_the_best_by_threshold(kata, threshold, patience, start):
+    # Each metric is below the previous by a relative 0.4 * threshold (never enough on its own),
+    # but the best moves only on a real improvement: every third metric beats the best by more
+    # than threshold and resets the count. Comparing with the previous metric (or moving the
+    # best on every new minimum) sees only bad epochs and reduces more often.
+    n = 4 * (patience + 1)
+    metrics = [start * (1 - 0.4 * threshold) ** t for t in range(n)]
+    kwargs = {"factor": 0.5, "patience": patience, "threshold": threshold}
+    got = kata.run(d11.plateau_run, [1.0], metrics, kwargs)
+    want = d11.plateau_run(TORCH, [1.0], metrics, kwargs)
+    _assert_lrs(got, want, scale=1.0, what="lr after each step of a slowly improving metric "
+                                            "(vs torch ReduceLROnPlateau, mode='min')",
+                inputs={"metrics": metrics, **kwargs})
+
+
+@given(lrs=st.lists(base_lrs, min_size=1, max_size=3), kwargs=plateau_kwargs, data=st.data())
+def test_reduce_on_plateau_multiplies_the_current_lr_after_outside_changes(kata, lrs, kwargs, data):
+    # Something else (the user, a warmup) may change the group lrs between steps: a reduction
+    # multiplies the lr the group has now, not one remembered from construction.
+    metrics = data.draw(metric_sequences(kwargs["threshold"], min_size=8, max_size=20), label="metrics")
+    scales = data.draw(st.lists(st.sampled_from([1.0, 1.0, 0.5, 2.0, 3.0]), min_size=len(metrics),
+                                max_size=len(metrics)), label="outside lr scales")
+    got = kata.run(d11.plateau_run, lrs, metrics, kwargs, scales)
+    want = d11.plateau_run(TORCH, lrs, metrics, kwargs, scales)
+    inputs = {"group lrs": lrs, "kwargs": kwargs, "metrics": metrics, "lr *= scale before each step": scales}
+    for t, (got_t, want_t) in enumerate(zip(got, want)):
+        _assert_lrs(got_t, want_t, scale=max(lrs),
+                    what=f"group lrs after step(metrics[{t}]) (vs torch ReduceLROnPlateau)", inputs=inputs)

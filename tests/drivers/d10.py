@@ -13,7 +13,11 @@ import torch
 
 
 def _like(t: torch.Tensor) -> torch.Tensor:
-    """A fresh tensor with T's values, shape, strides, dtype and device."""
+    """A fresh tensor with T's values, shape, strides, dtype and device (a tensor whose
+    elements share memory, such as an expanded one, becomes a dense copy: a parameter or a
+    gradient owns its elements)."""
+    if any(stride == 0 and size > 1 for stride, size in zip(t.stride(), t.size())):
+        return t.clone(memory_format=torch.contiguous_format)
     out = torch.empty_strided(t.size(), t.stride(), dtype=t.dtype, device=t.device)
     return out.copy_(t)
 
@@ -30,23 +34,37 @@ def _build(module, name, groups, kwargs):
     return getattr(module, name)(arg, **kwargs), params
 
 
-def _set_grads(params, grads):
+def _set_grads(params, grads, in_place=False):
+    """Give each parameter its gradient. IN_PLACE: where a parameter already has a .grad,
+    write into that tensor (what zero_grad(set_to_none=False) and backward() do) instead of
+    replacing it."""
     for p, g in zip(params, grads):
-        p.grad = None if g is None else _like(g)
+        if in_place and p.grad is not None and g is not None:
+            p.grad.zero_()
+            p.grad.add_(g)
+        else:
+            p.grad = None if g is None else _like(g)
 
 
 def _snapshot(params):
     return [p.detach().clone() for p in params]
 
 
-def trajectory(module, name, groups, grads, kwargs):
+def trajectory(module, name, groups, grads, kwargs, lr_scales=None, in_place=False):
     """Parameters after each of len(GRADS) steps: grads[t][i] is the gradient of parameter i
-    (in group order) at step t, or None. Returns {'params': [[tensor per param] per step],
-    'grads': [[grad per param] per step, read back after the step], 'returned': [step() results]}."""
+    (in group order) at step t, or None. LR_SCALES (optional, one number per step): before step
+    t every group's lr is set to its initial lr times lr_scales[t], as a scheduler does.
+    IN_PLACE: gradients after the first are written into the existing .grad tensors.
+    Returns {'params': [[tensor per param] per step], 'grads': [[grad per param] per step, read
+    back after the step], 'returned': [step() results]}."""
     opt, params = _build(module, name, groups, kwargs)
+    initial_lrs = [group["lr"] for group in opt.param_groups]
     out = {"params": [], "grads": [], "returned": []}
-    for step_grads in grads:
-        _set_grads(params, step_grads)
+    for t, step_grads in enumerate(grads):
+        if lr_scales is not None:
+            for group, lr in zip(opt.param_groups, initial_lrs):
+                group["lr"] = lr * lr_scales[t]
+        _set_grads(params, step_grads, in_place)
         returned = opt.step()
         out["returned"].append(returned if returned is None or isinstance(returned, (int, float, torch.Tensor))
                                else repr(returned))
@@ -82,22 +100,23 @@ def resumed_trajectory(module, name, groups, grads, kwargs, split):
     return steps
 
 
-def closure_step(module, name, param, target, kwargs):
-    """One step(closure) on the loss ((p - target) ** 2).sum(); the closure zeroes the
-    gradients, computes the loss and back-propagates it. Returns {'returned': what step
-    returned, 'calls': how often the closure ran, 'param': p after the step}."""
+def closure_step(module, name, param, target, kwargs, steps=1):
+    """STEPS calls of step(closure) on the loss ((p - target) ** 2).sum(); the closure is the
+    usual one of the torch.optim docs (no enable_grad of its own: step must provide it): zero
+    the gradients, compute the loss, back-propagate it. Returns {'returned': what the last step
+    returned, 'calls': how often the closure ran in all, 'param': p after the last step}."""
     opt, (p,) = _build(module, name, [{"params": [param]}], kwargs)
     calls = []
 
     def closure():
         calls.append(1)
-        with torch.enable_grad():
-            opt.zero_grad()
-            loss = ((p - target) ** 2).sum()
-            loss.backward()
+        opt.zero_grad()
+        loss = ((p - target) ** 2).sum()
+        loss.backward()
         return loss
 
-    returned = opt.step(closure)
+    for _ in range(steps):
+        returned = opt.step(closure)
     if isinstance(returned, torch.Tensor):
         returned = returned.detach().clone()
     elif returned is not None and not isinstance(returned, (int, float)):
@@ -116,10 +135,9 @@ def rosenbrock(module, name, start, kwargs, steps):
         return (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2
 
     def closure():
-        with torch.enable_grad():
-            opt.zero_grad()
-            loss = f()
-            loss.backward()
+        opt.zero_grad()
+        loss = f()
+        loss.backward()
         return loss
 
     points = [p.detach().clone()]

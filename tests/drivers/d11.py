@@ -35,13 +35,18 @@ def warmup_cosine_run(module, base_lrs, warmup_steps, total_steps, min_lr, n_ste
     return out
 
 
-def plateau_run(module, base_lrs, metrics, kwargs):
-    """Build ReduceOnPlateau(opt, **KWARGS), call step(m) for each m in METRICS. Returns the
-    group lrs after each step (a list of len(metrics) lists)."""
+def plateau_run(module, base_lrs, metrics, kwargs, lr_scales=None):
+    """Build ReduceOnPlateau(opt, **KWARGS), call step(m) for each m in METRICS. LR_SCALES
+    (optional, one number per metric): before step t every group's current lr is multiplied by
+    lr_scales[t], as the user or another scheduler may do. Returns the group lrs after each
+    step (a list of len(metrics) lists)."""
     opt = _optimizer(base_lrs)
     sched = module.ReduceOnPlateau(opt, **kwargs)
     out = []
-    for m in metrics:
+    for t, m in enumerate(metrics):
+        if lr_scales is not None:
+            for group in opt.param_groups:
+                group["lr"] *= lr_scales[t]
         opt.step()
         sched.step(m)
         out.append(_lrs(opt))
