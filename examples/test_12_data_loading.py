@@ -3,7 +3,6 @@ import pytest
 import torch
 
 
-
 def _dataset(solution):
     return solution.PairDataset(torch.arange(10.0).reshape(5, 2), torch.tensor([0, 1, 0, 1, 1]))
 

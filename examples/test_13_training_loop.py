@@ -5,7 +5,6 @@ import pytest
 import torch
 from torch import nn
 
-
 CPU = torch.device("cpu")
 
 

@@ -2,7 +2,6 @@
 import torch
 from torch import nn
 
-
 CPU = torch.device("cpu")
 
 

@@ -16,19 +16,17 @@ from torchkata.testing import assert_close, expect
 
 from drivers import d12
 
-# The plugin's file-name pattern reads "test_12_data_loading" as kata "12_data": name it here.
-KATA = "12_data_loading"
-
-
 # ------------------------------------------------------------------------------ strategies
 
 @st.composite
 def pairs(draw, min_n=1, max_n=6):
-    """(x (N, ...), y (N,)): features of any dtype/layout, int64 targets."""
+    """(x (N, ...), y (N,)): features of any float dtype/layout; targets int64 class ids or
+    floats (regression targets: the dataset must hand y[i] over as it is)."""
     n = draw(st.integers(min_n, max_n), label="N")
     feature_shape = draw(tks.shapes(min_dims=0, max_dims=2, max_side=3), label="feature shape")
     x = draw(tks.tensors(shape=(n,) + feature_shape, dtype=tks.float_dtypes()), label="x")
-    y = draw(tks.tensors(shape=(n,), dtype=torch.int64, min_value=0, max_value=9), label="y")
+    y_dtype = draw(st.sampled_from([torch.int64, torch.float32, torch.float64]), label="y dtype")
+    y = draw(tks.tensors(shape=(n,), dtype=y_dtype, min_value=0, max_value=9), label="y")
     return x, y
 
 
@@ -75,6 +73,7 @@ def test_pair_dataset_len_is_the_number_of_samples(kata, device, xy):
 
 
 @given(xy=pairs())
+@example(xy=(torch.zeros(2, 3), torch.tensor([0.5, 1.5])))  # regression targets stay float
 def test_pair_dataset_item_i_is_the_pair_x_i_y_i(kata, device, xy):
     x, y = (t.to(device) for t in xy)
     indices = list(range(x.shape[0]))
@@ -137,6 +136,9 @@ def test_pair_dataset_batches_through_torch_dataloader(kata, device, xy, batch_s
 # ----------------------------------------------------------------------------- pad_collate
 
 @given(batch=sequence_batches(), pad_value=st.floats(-5, 5, allow_subnormal=False, width=32))
+# Zero rows inside the sequences are data, not padding; -inf is a usual pad for masks (0 * -inf is nan).
+@example(batch=[(torch.zeros(2, 3), 1), (torch.ones(4, 3), 0)], pad_value=-1.0)
+@example(batch=[(torch.ones(1, 2), 1), (torch.ones(3, 2), 0)], pad_value=float("-inf"))
 def test_pad_collate_padded_matches_pad_sequence(kata, device, batch, pad_value):
     batch = _on(batch, device)
     padded, _, _ = _pad_collate(kata, batch, pad_value=pad_value)
@@ -257,6 +259,19 @@ def test_make_loader_same_seed_gives_same_order_whatever_the_global_rng(kata, n,
                f"`seed` only (give the DataLoader its own torch.Generator)")
 
 
+@given(n=st.integers(10, 16), batch_size=st.integers(1, 5),
+       seeds=st.lists(tks.seeds(), min_size=2, max_size=3, unique=True))
+def test_make_loader_order_does_not_depend_on_loaders_built_since(kata, n, batch_size, seeds):
+    # Each loader built first, then each iterated: a loader keeps its own seed's order however
+    # many loaders were built after it (two seeds' orders match with probability 1/n! < 3e-7).
+    out = kata.run(d12.interleaved_loader_orders, n, batch_size, seeds)
+    for seed, together, alone in zip(seeds, out["interleaved"], out["alone"]):
+        expect(together == alone,
+               f"make_loader(..., shuffle=True, seed={seed}) visited {together} when loaders with seeds "
+               f"{seeds} were all built before any was iterated, but {alone} when built and iterated alone: "
+               "each loader needs a torch.Generator of its own (not one shared and reseeded)")
+
+
 @given(n=st.integers(10, 16), batch_size=st.integers(1, 5), seed=tks.seeds())
 def test_make_loader_epochs_differ_when_shuffling(kata, n, batch_size, seed):
     # Two successive epochs of a correct loader match with probability 1/n! <= 1/10! < 3e-7,
@@ -280,9 +295,10 @@ def test_make_loader_different_seeds_give_different_orders(kata, n, seeds):
 # ------------------------------------------------------------------- ClassBalancedSampler
 
 @st.composite
-def class_labels(draw, max_classes=4, max_count=30):
-    """Int64 labels with 1..max_classes distinct (not necessarily contiguous) class ids, shuffled."""
-    ids = draw(st.lists(st.integers(0, 9), min_size=1, max_size=max_classes, unique=True), label="class ids")
+def class_labels(draw, min_classes=1, max_classes=4, max_count=30):
+    """Int64 labels with min..max_classes distinct (not necessarily contiguous) class ids, shuffled."""
+    ids = draw(st.lists(st.integers(0, 9), min_size=min_classes, max_size=max_classes, unique=True),
+               label="class ids")
     counts = draw(st.lists(st.integers(1, max_count), min_size=len(ids), max_size=len(ids)), label="counts")
     labels = torch.tensor([c for c, k in zip(ids, counts) for _ in range(k)], dtype=torch.int64)
     perm = torch.randperm(len(labels), generator=torch.Generator().manual_seed(draw(tks.seeds())))
@@ -329,6 +345,68 @@ def test_sampler_makes_every_class_equally_likely(kata, device, labels, seed):
     expect(all(abs(f - target) < 0.06 for f in freq.values()),
            f"class frequencies over {num_samples} draws {freq}, expected about {target:.3f} each "
            f"(class sizes {counts}): weight each sample by 1 / (size of its class)")
+
+
+@given(labels=class_labels(min_classes=2), seed=tks.seeds())
+@example(labels=torch.tensor([0, 1]), seed=0)
+@example(labels=torch.tensor([3] * 20 + [5] * 2 + [8]), seed=1)
+def test_sampler_draws_the_class_of_each_index_independently(kata, device, labels, seed):
+    # Draw 2t and draw 2t+1 are independent, so they share a class with probability 1/K. Over the
+    # 2000 disjoint pairs of M = 4000 draws, Hoeffding: P(|rate - 1/K| >= 0.07)
+    # <= 2 exp(-2 * 2000 * 0.07^2) = 6e-9 per example, < 3e-7 over a whole run.
+    num_samples = 4000
+    k = len(labels.unique())
+    out = _draws(kata, labels.to(device), num_samples, seed)
+    drawn = labels[torch.tensor(out["indices"], dtype=torch.int64)]
+    expect(len(drawn) == num_samples, f"the sampler yielded {len(drawn)} indices, expected {num_samples}")
+    rate = float((drawn[0::2] == drawn[1::2]).double().mean())
+    expect(abs(rate - 1 / k) < 0.07,
+           f"with {k} classes, draws 2t and 2t+1 had the same class {rate:.3f} of the time, expected about "
+           f"{1 / k:.3f}: each index must be drawn at random (with replacement), not by cycling through "
+           "the classes")
+
+
+@given(labels=class_labels(max_count=3), seed=tks.seeds())
+@example(labels=torch.tensor([4, 4]), seed=0)
+@example(labels=torch.tensor([0, 0, 0, 1]), seed=2)
+def test_sampler_draws_every_index_with_replacement(kata, device, labels, seed):
+    # Independent draws with replacement: draws 2t and 2t+1 are the same index with probability
+    # q = sum_i p_i^2, p_i = 1 / (K * size of i's class). Over the 2000 disjoint pairs of
+    # M = 4000 draws, Hoeffding: P(|rate - q| >= 0.07) <= 6e-9 per example, < 3e-7 per run.
+    num_samples = 4000
+    classes, inverse, counts = labels.unique(return_inverse=True, return_counts=True)
+    p = 1.0 / (len(classes) * counts[inverse].double())
+    q = float(p.square().sum())
+    out = _draws(kata, labels.to(device), num_samples, seed)
+    idx = torch.tensor(out["indices"], dtype=torch.int64)
+    expect(len(idx) == num_samples, f"the sampler yielded {len(idx)} indices, expected {num_samples}")
+    rate = float((idx[0::2] == idx[1::2]).double().mean())
+    expect(abs(rate - q) < 0.07,
+           f"draws 2t and 2t+1 were the same index {rate:.3f} of the time, expected about {q:.3f} for "
+           f"independent draws with replacement (labels {labels.tolist()}): draw every index from the "
+           "whole weighted set each time, never from a queue without replacement")
+
+
+@given(labels=class_labels(), num_samples=st.integers(1, 50), seed=st.none() | tks.seeds())
+def test_sampler_yields_python_ints(kata, device, labels, num_samples, seed):
+    out = _draws(kata, labels.to(device), num_samples, seed)
+    expect(out["index_types"] == ["int"],
+           f"the sampler yielded indices of type(s) {out['index_types']}; a Sampler[int] yields Python ints "
+           "(for example picks.tolist())")
+
+
+@given(labels=class_labels(), seed=tks.seeds())
+@example(labels=torch.tensor([0] * 3 + [1]), seed=0)
+def test_sampler_draws_new_indices_on_every_pass(kata, device, labels, seed):
+    # One sampler iterated twice (two epochs). With num_samples = 40 draws and every index
+    # drawn with probability at most 1/2 (a class of one sample among two or more classes; a
+    # single class of N >= 2 samples gives 1/N), both passes match with probability
+    # <= 2^-40 < 1e-12. A single sample (N = 1) always gives index 0: skipped.
+    assume(len(labels) >= 2)
+    out = kata.run(d12.sampler_passes, labels.to(device), 40, seed, 2)
+    first, second = out
+    expect(first != second, f"two passes over one ClassBalancedSampler(generator seeded {seed}) yielded the same "
+                            f"indices {first}: draw anew in __iter__, from the generator's current state")
 
 
 @given(labels=class_labels(), num_samples=st.integers(1, 50), seed=tks.seeds())

@@ -12,8 +12,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import Phase, settings
-from hypothesis import given as _given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from torchkata import strategies as tks
@@ -21,39 +20,13 @@ from torchkata.testing import assert_close, expect
 
 from drivers import d13
 
-# The plugin's file-name regex reads "test_13_training_loop" as kata "13_training": say it.
-KATA = "13_training_loop"
-
 F64 = torch.float64
-
-
-def given(*args, max_examples=None, **kwargs):
-    """hypothesis.given, minus the profile's explain phase. Explaining a failure re-runs the
-    test a few hundred times under sys.settrace, and every run here builds a model, loaders
-    and an optimizer: about 25 s per failing test, 10 minutes for the stub. MAX_EXAMPLES
-    lowers (never raises) the profile's count for the scenario-heavy fit tests."""
-    overrides = {"phases": tuple(p for p in settings.default.phases if p is not Phase.explain)}
-    if max_examples is not None:
-        overrides["max_examples"] = min(max_examples, settings.default.max_examples)
-
-    def decorate(fn):
-        return settings(**overrides)(_given(*args, **kwargs)(fn))
-    return decorate
-
 D, C = 4, 3          # features, classes
 LRS = st.floats(min_value=0.05, max_value=0.5)
 
-
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_intra_op_thread():
-    """Tiny tensors gain nothing from intra-op threads; on a busy 2-core machine OpenMP's
-    waiting threads made every step ~15x slower. Restored after this module."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# The fit tests build a model, loaders and an optimizer per epoch: fewer examples than the
+# profile's (never more), their scenarios being small and discrete.
+FEW = settings(max_examples=min(20, settings.default.max_examples))
 
 
 # ----------------------------------------------------------------------------- strategies
@@ -235,6 +208,7 @@ def test_accumulation_steps_once_per_group_and_once_for_a_final_partial_group(ka
 
 
 @given(seed=tks.seeds(), sizes=any_sizes(min_batches=2), k=st.integers(min_value=2, max_value=3), lr=LRS)
+@example(seed=0, sizes=[2, 2, 2], k=2, lr=0.3)  # a final group of one batch: its loss / 2 all the same
 def test_accumulation_divides_each_batch_loss_by_accumulation_steps(kata, device, seed, sizes, k, lr):
     # The final partial group's loss is divided by accumulation_steps too.
     weight, bias, batches, _ = make_data(seed, sizes)
@@ -254,6 +228,7 @@ def test_accumulation_returns_the_unscaled_loss(kata, device, seed, sizes, k):
 
 
 @given(seed=tks.seeds(), sizes=any_sizes(), lr=LRS, clip=st.floats(min_value=0.05, max_value=2.0))
+@example(seed=0, sizes=[3, 3, 3], lr=0.3, clip=0.05)  # every step clipped, not only the first
 def test_grad_clip_bounds_the_global_gradient_norm_before_each_step(kata, device, seed, sizes, lr, clip):
     weight, bias, batches, _ = make_data(seed, sizes)
     out = kata.run(d13.train_epoch, weight, bias, batches, device, lr, grad_clip=clip)
@@ -262,6 +237,21 @@ def test_grad_clip_bounds_the_global_gradient_norm_before_each_step(kata, device
     # 1e-6 / norm < 2e-5 relative (a clipped norm exceeds clip >= 0.05): hence rtol=1e-4.
     _check_steps(out, expected, what=f"gradient seen by optimizer.step() with grad_clip={clip:g} "
                                      "(the norm over all parameters together)", rtol=1e-4, atol=1e-12)
+
+
+@given(seed=tks.seeds(), sizes=any_sizes(min_batches=2), k=st.integers(min_value=2, max_value=3), lr=LRS,
+       clip=st.floats(min_value=0.05, max_value=2.0))
+@example(seed=0, sizes=[3, 3, 3, 3, 3], k=2, lr=0.3, clip=0.05)
+def test_grad_clip_with_accumulation_clips_each_groups_summed_gradient(kata, device, seed, sizes, k, lr, clip):
+    # Clipping and accumulation together: the norm is that of the whole group's gradient, clipped
+    # once, just before its step (clipping each batch's partial sum gives a different update).
+    weight, bias, batches, _ = make_data(seed, sizes)
+    out = kata.run(d13.train_epoch, weight, bias, batches, device, lr, grad_clip=clip, accumulation_steps=k)
+    expected, _ = sgd_steps(weight, bias, batches, lr, accumulation_steps=k, grad_clip=clip)
+    # rtol=1e-4: clip / (norm + 1e-6) against clip / norm, as in the test above.
+    _check_steps(out, expected, what=f"gradient seen by optimizer.step() with grad_clip={clip:g} and "
+                                     f"accumulation_steps={k} (clip the group's summed gradient once, before "
+                                     "its step)", rtol=1e-4, atol=1e-12)
 
 
 # =============================================================================== evaluate
@@ -329,6 +319,16 @@ def test_evaluate_restores_the_previous_mode(kata, device, was_training, seed, s
            "restore the mode it had")
 
 
+@pytest.mark.parametrize("grad_enabled", [True, False], ids=["grad_on", "grad_off"])
+def test_evaluate_restores_the_callers_grad_mode(kata, device, grad_enabled):
+    weight, bias, batches, _ = make_data(0, [3, 2])
+    out = kata.run(d13.evaluate, weight, bias, batches, device, grad_enabled=grad_enabled)
+    expect(out["grad_enabled_after"] == grad_enabled,
+           f"gradient tracking was {'on' if grad_enabled else 'off'} before evaluate and "
+           f"{'on' if out['grad_enabled_after'] else 'off'} after it: use `with torch.no_grad():` (it restores "
+           "the caller's mode) rather than torch.set_grad_enabled(False)")
+
+
 @given(seed=tks.seeds(), sizes=any_sizes())
 def test_evaluate_moves_batches_to_the_device(kata, device, seed, sizes):
     weight, bias, batches, _ = make_data(seed, sizes)
@@ -352,7 +352,8 @@ def test_evaluate_leaves_parameters_and_gradients_untouched(kata, device, seed, 
 
 # ==================================================================================== fit
 
-@given(max_examples=20, seed=tks.seeds(), sizes=any_sizes(max_batches=3), val_sizes=ragged_sizes(max_batches=3),
+@FEW
+@given(seed=tks.seeds(), sizes=any_sizes(max_batches=3), val_sizes=ragged_sizes(max_batches=3),
        epochs=st.integers(min_value=1, max_value=3), lr=LRS)
 def test_fit_records_each_epochs_train_and_validation_metrics(kata, device, seed, sizes, val_sizes, epochs, lr):
     weight, bias, train, val = make_data(seed, sizes, val_sizes)
@@ -371,7 +372,8 @@ def test_fit_records_each_epochs_train_and_validation_metrics(kata, device, seed
             assert_close(_scalar(record[key]), _scalar(want), what=f"fit's record[{e}][{key!r}]")
 
 
-@given(max_examples=20, seed=tks.seeds(), sizes=any_sizes(max_batches=2), epochs=st.integers(min_value=2, max_value=4),
+@FEW
+@given(seed=tks.seeds(), sizes=any_sizes(max_batches=2), epochs=st.integers(min_value=2, max_value=4),
        gamma=st.floats(min_value=0.1, max_value=0.9))
 def test_fit_steps_the_scheduler_once_per_epoch(kata, device, seed, sizes, epochs, gamma):
     weight, bias, train, val = make_data(seed, sizes, [3])
@@ -414,7 +416,12 @@ def early_stop(script, patience):
     return len(script), best_epoch
 
 
-@given(max_examples=20, seed=tks.seeds(), sizes=any_sizes(max_batches=2), script=stopping_scripts())
+@FEW
+@given(seed=tks.seeds(), sizes=any_sizes(max_batches=2), script=stopping_scripts())
+# Epoch 2 is better than epoch 1 but not than epoch 0, the best: it does not reset the count.
+@example(seed=0, sizes=[2], script=([1.0, 2.0, 1.5, 1.75, 0.5, 0.5], 3))
+# Any lower val_loss counts, however small the improvement (no min_delta): 1 - 2^-20 < 1.
+@example(seed=0, sizes=[2], script=([1.0, 1.0 - 2.0 ** -20, 2.0, 2.0], 1))
 def test_fit_stops_after_patience_epochs_without_a_lower_val_loss(kata, device, seed, sizes, script):
     script, patience = script
     weight, bias, train, val = make_data(seed, sizes, [3])
@@ -426,7 +433,8 @@ def test_fit_stops_after_patience_epochs_without_a_lower_val_loss(kata, device, 
            f"(patience consecutive epochs without a strictly lower val loss), but it ran {len(out['records'])}")
 
 
-@given(max_examples=20, seed=tks.seeds(), sizes=any_sizes(max_batches=2), script=stopping_scripts(), lr=LRS)
+@FEW
+@given(seed=tks.seeds(), sizes=any_sizes(max_batches=2), script=stopping_scripts(), lr=LRS)
 def test_fit_restores_the_best_epochs_weights_when_stopping_early(kata, device, seed, sizes, script, lr):
     script, patience = script
     weight, bias, train, val = make_data(seed, sizes, [3])
@@ -440,7 +448,24 @@ def test_fit_restores_the_best_epochs_weights_when_stopping_early(kata, device, 
                                       "must be loaded back")
 
 
-@given(max_examples=20, seed=tks.seeds(), sizes=any_sizes(max_batches=2), script=stopping_scripts())
+@FEW
+@given(seed=tks.seeds(), sizes=any_sizes(max_batches=2), script=stopping_scripts(),
+       gamma=st.floats(min_value=0.1, max_value=0.9))
+def test_fit_steps_the_scheduler_on_every_epoch_when_stopping_early(kata, device, seed, sizes, script, gamma):
+    # The scheduler and early stopping together: the epoch that stops training ran, so it steps too.
+    script, patience = script
+    weight, bias, train, val = make_data(seed, sizes, [3])
+    out = kata.run(d13.fit, weight, bias, train, val, device, len(script), 0.1, gamma=gamma, patience=patience,
+                   val_script=list(script))
+    ran, _ = early_stop(script, patience)
+    expect(out["scheduler_calls"] == ran,
+           f"fit ran {len(out['records'])} epochs (val losses {script}, patience={patience}) and stepped the "
+           f"scheduler {out['scheduler_calls']} times; expected {ran} epochs and one step each, the last "
+           "epoch included")
+
+
+@FEW
+@given(seed=tks.seeds(), sizes=any_sizes(max_batches=2), script=stopping_scripts())
 def test_fit_runs_every_epoch_without_patience(kata, device, seed, sizes, script):
     script, _ = script
     weight, bias, train, val = make_data(seed, sizes, [3])

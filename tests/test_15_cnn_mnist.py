@@ -15,17 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from torchkata import strategies as tks
 from torchkata.testing import assert_close, expect
 
 from drivers import d15 as drivers
-
-# Named explicitly: the plugin's file-name pattern reads test_15_cnn_mnist as kata "15_cnn"
-# with a "_mnist" suffix (its lazy group stops at the first "_<lowercase>" tail).
-KATA = "15_cnn_mnist"
 
 MNIST_ENV = "KATAS_MNIST_ROOT"
 TARGET_ACCURACY = 0.97
@@ -60,6 +56,42 @@ def test_mnist_cnn_forward_leaves_its_input_untouched(kata, device, x_seed):
     x = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(x_seed)).to(device)
     after = kata.run(drivers.forward_input_after, x.clone())
     assert_close(after, x, what="the images after MnistCNN()(images) (forward must not modify its input)")
+
+
+@given(n=st.integers(2, 6), x_seed=tks.seeds())
+@example(n=4, x_seed=0)
+def test_mnist_cnn_logits_of_a_sample_do_not_depend_on_the_rest_of_its_batch(kata, device, n, x_seed):
+    # In eval mode each image's logits are a function of that image alone (normalisation with
+    # the batch's own statistics is not). Images of different brightness make the batch matter.
+    g = torch.Generator().manual_seed(x_seed)
+    brightness = torch.rand(n, 1, 1, 1, generator=g) * 0.9 + 0.1
+    x = (torch.rand(n, 1, 28, 28, generator=g) * brightness).to(device)
+    together, alone = kata.run(drivers.per_sample_logits, x)
+    # rtol 1e-4 / atol 1e-5: a batch of one and a batch of n may take different float32
+    # convolution kernels (other summation orders); batch statistics move logits by far more.
+    assert_close(together, alone, rtol=1e-4, atol=1e-5,
+                 what="eval-mode logits of each image in a batch versus the same image alone (model(x)[i] "
+                      "against model(x[i:i+1]))", inputs={"brightness": brightness.flatten()})
+
+
+def _images_in_layout(layout: str, seed: int = 0) -> torch.Tensor:
+    """Three images in [0, 1] stored as LAYOUT (built from torch.rand: 2,352 pixels are too many to draw)."""
+    g = torch.Generator().manual_seed(seed)
+    if layout == "strided":
+        return torch.rand(3, 1, 28, 56, generator=g)[..., ::2]
+    if layout == "transposed":
+        return torch.rand(3, 1, 28, 28, generator=g).transpose(2, 3)
+    return torch.rand(1, 1, 28, 28, generator=g).expand(3, 1, 28, 28)  # one image, stride 0
+
+
+@pytest.mark.parametrize("layout", ["strided", "transposed", "expanded"])
+def test_mnist_cnn_accepts_images_in_any_memory_layout(kata, device, layout):
+    # A batch may be a view (a crop, a transpose, an expanded image): use reshape, not view.
+    x = _images_in_layout(layout).to(device)
+    got, want = kata.run(drivers.logits_for_layouts, x)
+    # Same tolerance as above: a contiguous copy may take another convolution kernel.
+    assert_close(got, want, rtol=1e-4, atol=1e-5,
+                 what=f"eval-mode logits for images stored with strides {x.stride()} versus a contiguous copy")
 
 
 # ------------------------------------------------------------------------------- accuracy
@@ -114,15 +146,21 @@ def test_accuracy_calls_the_model_in_eval_mode(kata, device, start_training):
     expect(not any(result["modes"]),
            f"the model was called in training mode {sum(result['modes'])} of {len(result['modes'])} times: "
            "accuracy must evaluate in eval mode (dropout off, batch-norm running statistics)")
+    expect(not any(result["child_modes"]),
+           f"the model's submodule was in training mode during {sum(result['child_modes'])} of "
+           f"{len(result['child_modes'])} calls: model.eval() sets every submodule (setting "
+           "model.training alone does not)")
 
 
 @pytest.mark.parametrize("start_training", [True, False], ids=["from_train_mode", "from_eval_mode"])
 def test_accuracy_restores_the_previous_mode(kata, device, start_training):
     logits, labels = torch.eye(3), torch.tensor([0, 1, 1])
     result = kata.run(drivers.accuracy_of_lookup_model, logits, labels, [2, 1], device, start_training)
-    expect(result["training_after"] == start_training,
-           f"the model was in {'train' if start_training else 'eval'} mode before accuracy and in "
-           f"{'train' if result['training_after'] else 'eval'} mode after: restore the previous mode")
+    for who, after in (("model", result["training_after"]), ("model's submodule", result["child_training_after"])):
+        expect(after == start_training,
+               f"the {who} was in {'train' if start_training else 'eval'} mode before accuracy and in "
+               f"{'train' if after else 'eval'} mode after: restore the previous mode with "
+               "model.train(was_training)")
 
 
 def test_accuracy_runs_without_grad(kata, device):
@@ -132,15 +170,61 @@ def test_accuracy_runs_without_grad(kata, device):
            "the model was called with grad enabled: wrap evaluation in torch.no_grad() (or inference_mode)")
 
 
+@pytest.mark.parametrize("grad_enabled", [True, False], ids=["grad_on", "grad_off"])
+def test_accuracy_restores_the_callers_grad_mode(kata, device, grad_enabled):
+    logits, labels = torch.eye(3), torch.tensor([0, 2, 1])
+    result = kata.run(drivers.accuracy_of_lookup_model, logits, labels, [2, 1], device, grad_enabled=grad_enabled)
+    expect(result["grad_enabled_after"] == grad_enabled,
+           f"gradient tracking was {'on' if grad_enabled else 'off'} before accuracy and "
+           f"{'on' if result['grad_enabled_after'] else 'off'} after it: use `with torch.no_grad():` (it restores "
+           "the caller's mode) rather than torch.set_grad_enabled(False)")
+
+
+def test_accuracy_moves_batches_to_the_device(kata, device):
+    logits, labels = torch.eye(3), torch.tensor([0, 2, 1])
+    result = kata.run(drivers.accuracy_of_lookup_model, logits, labels, [2, 1], device)
+    expect(len(result["moved"]) > 0 and all(result["moved"]),
+           f"the model received {result['moved'].count(False)} of {len(result['moved'])} batches without "
+           f".to(device) (device={device}): move every batch's images and labels to the device")
+
+
 def test_accuracy_returns_a_python_float(kata, device):
     logits, labels = torch.eye(3), torch.tensor([0, 2, 1])
     result = kata.run(drivers.accuracy_of_lookup_model, logits, labels, [3], device)
-    expect(result["is_float"], f"accuracy returned {type(result['accuracy']).__name__} {result['accuracy']!r}, "
+    expect(result["is_float"], f"accuracy returned {result['type']} {result['accuracy']!r}, "
                                "expected a Python float (use .item() or plain ints)")
     expect(abs(result["accuracy"] - 1 / 3) <= 1e-6, f"accuracy returned {result['accuracy']!r}, expected 1/3")
 
 
 # ---------------------------------------------------------------------------- train_mnist
+
+def _tiny_batches(seed=0, batches=2, size=8):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.rand(size, 1, 28, 28, generator=g), torch.randint(0, 10, (size,), generator=g))
+            for _ in range(batches)]
+
+
+def test_train_mnist_is_reproducible_for_a_seed(kata):
+    # On the cpu (cuda kernels may be nondeterministic): one epoch over two batches of 8 images.
+    first, second = kata.run(drivers.trained_parameters, _tiny_batches(), [(1, 5), (1, 5)])
+    assert_close(second, first, what="parameters after two runs of train_mnist(..., epochs=1, seed=5) on the "
+                                     "same batches (seed the model's initialisation and any shuffling)")
+
+
+def test_train_mnist_depends_on_its_seed(kata):
+    # Two seeds give the same float64 parameter vector only if the seed is ignored.
+    first, second = kata.run(drivers.trained_parameters, _tiny_batches(), [(1, 0), (1, 1)])
+    expect(not torch.equal(first, second),
+           "train_mnist(..., seed=0) and train_mnist(..., seed=1) returned identical models: the seed must "
+           "decide the initialisation (torch.manual_seed(seed) or a seeded generator)")
+
+
+def test_train_mnist_trains_for_the_given_number_of_epochs(kata):
+    one, two = kata.run(drivers.trained_parameters, _tiny_batches(), [(1, 0), (2, 0)])
+    expect(not torch.equal(one, two),
+           "train_mnist(..., epochs=1, seed=0) and train_mnist(..., epochs=2, seed=0) returned identical "
+           "models: train for `epochs` passes over the loader")
+
 
 def _read_idx(path: Path) -> np.ndarray:
     """An IDX file (gzipped or not): big-endian header (magic, dims), then uint8 values."""

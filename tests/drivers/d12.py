@@ -90,10 +90,12 @@ def sampler_draws(module, labels, num_samples, seed):
     """{'len': len(sampler), 'indices': one pass over the sampler}; SEED None means no generator."""
     generator = None if seed is None else torch.Generator().manual_seed(seed)
     sampler = module.ClassBalancedSampler(labels, num_samples, generator=generator)
+    indices = list(sampler)
     return {
         "is_sampler": isinstance(sampler, torch.utils.data.Sampler),
         "len": len(sampler),
-        "indices": [operator.index(i) for i in sampler],
+        "indices": [operator.index(i) for i in indices],
+        "index_types": sorted({type(i).__name__ for i in indices}),
     }
 
 
@@ -114,3 +116,21 @@ class _LabelDataset(Dataset):
 
     def __getitem__(self, i):
         return self.labels[i]
+
+
+def interleaved_loader_orders(module, n, batch_size, seeds):
+    """First-epoch orders of loaders over IndexDataset(n), one per seed: 'interleaved' builds every
+    loader before iterating any; 'alone' builds and iterates each in turn."""
+    loaders = [module.make_loader(IndexDataset(n), batch_size, True, seed) for seed in seeds]
+    interleaved = [[i for batch in loader for i in batch.tolist()] for loader in loaders]
+    alone = []
+    for seed in seeds:
+        loader = module.make_loader(IndexDataset(n), batch_size, True, seed)
+        alone.append([i for batch in loader for i in batch.tolist()])
+    return {"interleaved": interleaved, "alone": alone}
+
+
+def sampler_passes(module, labels, num_samples, seed, passes):
+    """PASSES passes over one ClassBalancedSampler with a generator seeded SEED: [[index]] per pass."""
+    sampler = module.ClassBalancedSampler(labels, num_samples, generator=torch.Generator().manual_seed(seed))
+    return [[operator.index(i) for i in sampler] for _ in range(passes)]

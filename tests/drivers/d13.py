@@ -119,9 +119,6 @@ class CountingLoader:
         self.passes = 0
         self.active = False
 
-    def __len__(self):
-        return len(self.batches)
-
     def __iter__(self):
         self.passes += 1
         self.active = True
@@ -144,8 +141,19 @@ class SpyScheduler(torch.optim.lr_scheduler.LambdaLR):
         return super().step(*args, **kwargs)
 
 
+class Batches:
+    """The given batches, as an iterable without __len__: the contract's loader is any
+    iterable of (x, y) (an iterable-style DataLoader has no length either)."""
+
+    def __init__(self, batches):
+        self.batches = batches
+
+    def __iter__(self):
+        return iter(self.batches)
+
+
 def _loader(batches):
-    return [(_unmoved(x), _unmoved(y)) for x, y in batches]
+    return Batches([(_unmoved(x), _unmoved(y)) for x, y in batches])
 
 
 def _plain(value):
@@ -180,20 +188,27 @@ def train_epoch(module, weight, bias, batches, device, lr, *, grad_clip=None, ac
             "params": model.params(), "training_after": model.training}
 
 
-def evaluate(module, weight, bias, batches, device, *, start_training=True):
-    """evaluate on SpyModel(weight, bias) over BATCHES. Returns {'result': {key: float},
-    'result_keys', 'result_types', 'forward', 'loss_calls', 'training_after',
-    'child_training_after', 'params', 'grads'}."""
+def evaluate(module, weight, bias, batches, device, *, start_training=True, grad_enabled=True):
+    """evaluate on SpyModel(weight, bias) over BATCHES, called with gradient tracking GRAD_ENABLED.
+    Returns {'result': {key: float}, 'result_keys', 'result_types', 'forward', 'loss_calls',
+    'training_after', 'child_training_after', 'params', 'grads', 'grad_enabled_after'}."""
     model = SpyModel(weight, bias, device)
     model.train(start_training)
     loss_fn = SpyLoss(device)
-    result = module.evaluate(model, _loader(batches), loss_fn, device)
+    before = torch.is_grad_enabled()
+    try:
+        torch.set_grad_enabled(grad_enabled)
+        result = module.evaluate(model, _loader(batches), loss_fn, device)
+        grad_enabled_after = torch.is_grad_enabled()
+    finally:
+        torch.set_grad_enabled(before)
     keys = sorted(str(k) for k in result) if isinstance(result, dict) else []
     return {"result": {k: _plain(result[k]) for k in keys},
             "result_types": {k: type(result[k]).__name__ for k in keys},
             "result_is_dict": isinstance(result, dict),
             "forward": model.calls, "loss_calls": loss_fn.calls, "training_after": model.training,
-            "child_training_after": model.linear.training, "params": model.params(), "grads": model.grads()}
+            "child_training_after": model.linear.training, "params": model.params(), "grads": model.grads(),
+            "grad_enabled_after": grad_enabled_after}
 
 
 def fit(module, weight, bias, train_batches, val_batches, device, epochs, lr, *, gamma=None, patience=None,

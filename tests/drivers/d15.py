@@ -11,21 +11,50 @@ import torch
 from torch import nn
 
 
+class Unmoved(torch.Tensor):
+    """A batch tensor as the loader yields it: `.to(...)` gives back a plain tensor, so a model
+    that receives an Unmoved tensor got a batch never moved with `.to(device)` (seen on cpu too)."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is torch.Tensor.to:
+            with torch._C.DisableTorchFunctionSubclass():
+                out = func(*args, **kwargs)
+            return out.as_subclass(torch.Tensor)
+        return super().__torch_function__(func, types, args, kwargs)
+
+
+class _Scale(nn.Module):
+    """A child module: its mode is recorded too (a mode set on the parent alone misses it)."""
+
+    def __init__(self, table: torch.Tensor):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones((), dtype=table.dtype, device=table.device))
+        self.modes: list[bool] = []
+
+    def forward(self, logits):
+        self.modes.append(self.training)
+        return logits * self.scale
+
+
 class _LookupModel(nn.Module):
     """forward(x (B, 1, 28, 28)) -> table[ids] with ids = x[:, 0, 0, 0]: logits known in advance."""
 
     def __init__(self, table: torch.Tensor):
         super().__init__()
         self.register_buffer("table", table)
-        self.scale = nn.Parameter(torch.ones((), dtype=table.dtype, device=table.device))
+        self.head = _Scale(table)
         self.modes: list[bool] = []
         self.grad_enabled: list[bool] = []
+        self.moved: list[bool] = []
 
     def forward(self, x):
         self.modes.append(self.training)
         self.grad_enabled.append(torch.is_grad_enabled())
-        ids = x[:, 0, 0, 0].round().long()
-        return self.table[ids] * self.scale
+        self.moved.append(not isinstance(x, Unmoved))
+        ids = x.as_subclass(torch.Tensor)[:, 0, 0, 0].round().long()
+        return self.head(self.table[ids])
 
 
 def _image_batches(labels: torch.Tensor, batch_sizes) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -34,23 +63,44 @@ def _image_batches(labels: torch.Tensor, batch_sizes) -> list[tuple[torch.Tensor
     for size in batch_sizes:
         ids = torch.arange(start, start + size, dtype=torch.float32)
         x = ids.reshape(-1, 1, 1, 1).expand(size, 1, 28, 28).contiguous()
-        batches.append((x, labels[start: start + size].clone()))
+        batches.append((x.as_subclass(Unmoved), labels[start: start + size].clone().as_subclass(Unmoved)))
         start += size
     return batches
 
 
-def accuracy_of_lookup_model(mod, logits, labels, batch_sizes, device, start_training=False):
-    """mod.accuracy on a lookup model giving LOGITS (M, C) for the M samples, split in BATCH_SIZES."""
+def _plain(value):
+    """A number or one-element tensor as a float (the type is reported separately); NaN otherwise."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return float(value.detach().cpu().as_subclass(torch.Tensor).item())
+    return float("nan")
+
+
+def accuracy_of_lookup_model(mod, logits, labels, batch_sizes, device, start_training=False, grad_enabled=True):
+    """mod.accuracy on a lookup model giving LOGITS (M, C) for the M samples, split in BATCH_SIZES,
+    called with gradient tracking GRAD_ENABLED (restored afterwards)."""
     model = _LookupModel(logits.to(device))
     model.train(start_training)
     loader = _image_batches(labels, batch_sizes)
-    result = mod.accuracy(model, loader, device)
+    before = torch.is_grad_enabled()
+    try:
+        torch.set_grad_enabled(grad_enabled)
+        result = mod.accuracy(model, loader, device)
+        grad_enabled_after = torch.is_grad_enabled()
+    finally:
+        torch.set_grad_enabled(before)
     return {
-        "accuracy": result,
+        "accuracy": _plain(result),
+        "type": type(result).__name__,
         "is_float": isinstance(result, float),
         "modes": list(model.modes),
+        "child_modes": list(model.head.modes),
         "grad_enabled": list(model.grad_enabled),
+        "moved": list(model.moved),
         "training_after": model.training,
+        "child_training_after": model.head.training,
+        "grad_enabled_after": grad_enabled_after,
     }
 
 
@@ -97,3 +147,32 @@ def train_and_predict(mod, x_train, y_train, x_test, device, batch_size=64, seed
                            for i in range(0, len(x_test), 500)])
     return {"predictions": preds, "is_mnist_cnn": is_cnn,
             "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def per_sample_logits(mod, x, seed=0):
+    """MnistCNN() in eval mode: (logits of the batch X, logits of each image of X alone, stacked)."""
+    torch.manual_seed(seed)
+    model = mod.MnistCNN().to(x.device).eval()
+    with torch.no_grad():
+        together = model(x)
+        alone = torch.cat([model(x[i:i + 1]) for i in range(x.shape[0])])
+    return together, alone
+
+
+def logits_for_layouts(mod, x, seed=0):
+    """MnistCNN() in eval mode on X (any memory layout) and on a contiguous copy of X."""
+    torch.manual_seed(seed)
+    model = mod.MnistCNN().to(x.device).eval()
+    with torch.no_grad():
+        return model(x), model(x.contiguous())
+
+
+def trained_parameters(mod, batches, runs):
+    """For each (epochs, seed) in RUNS: the parameters of train_mnist(BATCHES, cpu, epochs, seed),
+    flattened into one float64 vector."""
+    out = []
+    for epochs, seed in runs:
+        model = mod.train_mnist([(x.clone(), y.clone()) for x, y in batches], torch.device("cpu"),
+                                epochs=epochs, seed=seed)
+        out.append(torch.cat([p.detach().double().flatten().cpu() for p in model.parameters()]))
+    return out
