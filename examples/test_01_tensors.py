@@ -4,7 +4,6 @@ import torch
 from torch.testing import assert_close
 
 
-
 def test_one_hot_of_three_labels_is_a_float32_identity_permutation(solution):
     out = solution.one_hot(torch.tensor([0, 2, 1]), 3)
     expected = torch.tensor([[1.0, 0.0, 0.0],

@@ -3,7 +3,6 @@ import numpy as np
 import torch
 
 
-
 def test_to_tensor_shared_sees_a_later_write_into_the_array(solution):
     a = np.array([1.0, 2.0, 3.0])
     t = solution.to_tensor_shared(a)

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from torch.testing import assert_close
 
 
-
 def test_relu_zeroes_negatives_and_keeps_positives(solution):
     x = torch.tensor([-2.0, -0.5, 0.0, 0.5, 3.0], dtype=torch.float64)
     out = solution.relu(x)

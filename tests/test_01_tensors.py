@@ -4,8 +4,10 @@ Values are compared with torch's own op (or the textbook formula) evaluated in f
 rounded to the input's dtype, with the dtype's default tolerances; gradients in float64
 against torch's gradients for a random upstream gradient.
 
-Float inputs hold values in [-10, 10] whose magnitude is 0 or at least 2**-10 (about 1e-3), so that no
-square underflows in float32 (where even torch's own normalize loses every digit).
+Float inputs hold values in [-100, 100] whose magnitude is 0 or at least 2**-10 (about 1e-3), so that no
+square underflows in float32 (where even torch's own normalize loses every digit). Every input
+is drawn in any of the four layouts of torchkata.strategies (contiguous, strided, transposed,
+expanded). The catalog types the float inputs [N, D] / [B, N]: always 2-d.
 """
 import pytest
 import torch
@@ -14,48 +16,40 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from torchkata import strategies as tks
-from torchkata.testing import assert_close, expect, torch_grad
+from torchkata.testing import assert_close, assert_grads_match, expect, in_float64, rtol_for
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
-LAYOUTS = ("contiguous", "strided", "transposed")
 
 
-def _values(lo=2.0 ** -10, hi=10.0):
+def _values(lo=2.0 ** -10, hi=100.0):
     # width=32: exactly representable in float32 and float64 alike.
     return st.one_of(st.just(0.0), st.floats(lo, hi, width=32), st.floats(-hi, -lo, width=32))
 
 
-@st.composite
-def matrices(draw, rows, cols, dtype, layout=None, elements=None):
-    """A (rows, cols) float tensor, contiguous, a strided view, or the transpose of a (cols, rows) one."""
-    layout = layout or draw(st.sampled_from(LAYOUTS), label="layout")
-    elements = elements if elements is not None else _values()
-    if layout == "transposed":
-        return draw(tks.tensors(shape=(cols, rows), dtype=dtype, noncontiguous=False, elements=elements)).T
-    return draw(tks.tensors(shape=(rows, cols), dtype=dtype, noncontiguous=layout == "strided", elements=elements))
+def matrices(rows, cols, dtype, elements=None):
+    """A (rows, cols) float tensor in any layout."""
+    return tks.tensors(shape=(rows, cols), dtype=dtype, elements=elements if elements is not None else _values())
 
 
-def _upstream(shape, dtype, seed, device):
-    """A random upstream gradient (seeded, so hypothesis replays it)."""
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(shape, generator=g, dtype=dtype).to(device)
-
-
+# Sides from 1: the empty cases (a side of 0) have tests of their own below, which hypothesis
+# would otherwise spend examples on.
 sides = st.integers(min_value=1, max_value=5)
 
 
 # --------------------------------------------------------------------------------- one_hot
 
 @st.composite
-def labels_and_classes(draw, min_dims=0):
+def labels_and_classes(draw, min_dims=0, min_side=0):
     num_classes = draw(st.integers(min_value=1, max_value=6), label="num_classes")
-    labels = draw(tks.tensors(shape=tks.shapes(min_dims=min_dims, max_dims=3, max_side=4), dtype=torch.int64,
-                              min_value=0, max_value=num_classes - 1), label="labels")
+    labels = draw(tks.labels(tks.shapes(min_dims=min_dims, max_dims=3, min_side=min_side, max_side=4), num_classes),
+                  label="labels")
     return labels, num_classes
 
 
 @given(lc=labels_and_classes())
 @example(lc=(torch.tensor([0, 2, 1, 2]), 3))
+@example(lc=(torch.tensor([[0, 1], [2, 0]]).T, 3))  # transposed labels
+@example(lc=(torch.tensor([[1, 0, 2]]).expand(2, 3), 3))  # expanded labels (stride 0)
 def test_one_hot_matches_torch(kata, device, lc):
     labels, num_classes = lc
     labels = labels.to(device)
@@ -64,7 +58,7 @@ def test_one_hot_matches_torch(kata, device, lc):
                  inputs={"labels": labels, "num_classes": num_classes})
 
 
-@given(lc=labels_and_classes(min_dims=1))
+@given(lc=labels_and_classes())
 def test_one_hot_returns_float32_on_the_labels_device(kata, device, lc):
     labels, num_classes = lc
     labels = labels.to(device)
@@ -89,7 +83,8 @@ def test_one_hot_of_no_labels_is_empty(kata, device, shape):
 
 
 @pytest.mark.parametrize("bad", ["-1", "-num_classes", "num_classes", "num_classes+3"])
-@given(lc=labels_and_classes(min_dims=1), data=st.data())
+# min_side=1: the test puts one bad label among the others, so there is at least one.
+@given(lc=labels_and_classes(min_side=1), data=st.data())
 def test_one_hot_rejects_a_label_outside_the_classes_with_value_error(kata, device, bad, lc, data):
     labels, num_classes = lc
     value = {"-1": -1, "-num_classes": -num_classes, "num_classes": num_classes,
@@ -105,15 +100,14 @@ def test_one_hot_rejects_a_label_outside_the_classes_with_value_error(kata, devi
 # ------------------------------------------------------------------- pairwise_sq_distances
 
 def _sq_distances(x, y):
-    """sum_d (x_i - y_j)^2 in float64, rounded to x's dtype: the definition, free of cancellation."""
-    xd, yd = x.double(), y.double()
-    return ((xd[:, None, :] - yd[None, :, :]) ** 2).sum(dim=-1).to(x.dtype)
+    """sum_d (x_i - y_j)^2: the definition, free of cancellation."""
+    return ((x[:, None, :] - y[None, :, :]) ** 2).sum(dim=-1)
 
 
 @st.composite
-def point_sets(draw, dtype, layout=None):
+def point_sets(draw, dtype):
     n, m, d = draw(sides, label="N"), draw(sides, label="M"), draw(sides, label="D")
-    return draw(matrices(n, d, dtype, layout), label="x"), draw(matrices(m, d, dtype, layout), label="y")
+    return draw(matrices(n, d, dtype), label="x"), draw(matrices(m, d, dtype), label="y")
 
 
 @given(xy=point_sets(torch.float64))
@@ -127,14 +121,14 @@ def test_pairwise_sq_distances_matches_the_definition_in_float64(kata, device, x
 def test_pairwise_sq_distances_in_float32_is_within_rounding_of_the_definition(kata, device, xy):
     x, y = (t.to(device) for t in xy)
     out = kata.call("pairwise_sq_distances", x, y)
-    # Looser than the float32 default on purpose: the standard expansion
+    # atol looser than the float32 default on purpose: the standard expansion
     # ||x||^2 + ||y||^2 - 2 x.y (what torch.cdist itself uses for large inputs) loses up to
     # about 2 (D + 2) eps (||x_i||^2 + ||y_j||^2) to cancellation when x_i is near y_j.
     # Twice that bound is allowed; a wrong formula is off by far more.
     d = x.shape[1]
     scale = float((x.double() ** 2).sum(1).max() + (y.double() ** 2).sum(1).max())
     atol = 4 * (d + 2) * torch.finfo(torch.float32).eps * scale + 1e-5
-    assert_close(out, _sq_distances(x, y), rtol=1.3e-6, atol=atol,
+    assert_close(out, in_float64(_sq_distances, x, y).to(x.dtype), rtol=rtol_for(torch.float32), atol=atol,
                  what="pairwise_sq_distances(x, y) in float32", inputs={"x": x, "y": y})
 
 
@@ -160,11 +154,8 @@ def test_pairwise_sq_distances_is_never_negative_for_near_duplicate_points(kata,
 @given(xy=point_sets(torch.float64), seed=tks.seeds())
 def test_pairwise_sq_distances_gradient_matches_torch(kata, device, xy, seed):
     x, y = (t.to(device) for t in xy)
-    go = _upstream((x.shape[0], y.shape[0]), torch.float64, seed, device)
-    _, (gx, gy) = kata.grad("pairwise_sq_distances", x, y, grad_output=go)
-    _, (wx, wy) = torch_grad(lambda a, b: ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1), x, y, grad_output=go)
-    assert_close(gx, wx, what="d pairwise_sq_distances / dx", inputs={"x": x, "y": y})
-    assert_close(gy, wy, what="d pairwise_sq_distances / dy", inputs={"x": x, "y": y})
+    assert_grads_match(kata, "pairwise_sq_distances", _sq_distances, x, y, seed=seed,
+                       what="pairwise_sq_distances(x, y)", inputs={"x": x, "y": y})
 
 
 @pytest.mark.parametrize("n,m,d", [(0, 3, 2), (2, 0, 3), (2, 3, 0)], ids=["N=0", "M=0", "D=0"])
@@ -184,10 +175,14 @@ def rows(draw, dtype, elements=None):
     return draw(matrices(n, d, dtype, elements=elements), label="x")
 
 
+def _normalize(x, eps=1e-12):
+    return F.normalize(x, p=2.0, dim=1, eps=eps)
+
+
 @given(x=rows(tks.float_dtypes()))
 def test_normalize_rows_matches_torch(kata, device, x):
     x = x.to(device)
-    assert_close(kata.call("normalize_rows", x), F.normalize(x.double(), p=2.0, dim=1).to(x.dtype),
+    assert_close(kata.call("normalize_rows", x), in_float64(_normalize, x).to(x.dtype),
                  what="normalize_rows(x)", inputs={"x": x})
 
 
@@ -195,8 +190,7 @@ def test_normalize_rows_matches_torch(kata, device, x):
        eps=st.sampled_from([1e-12, 1e-6, 0.1, 0.5, 1.0, 3.0, 10.0]))
 def test_normalize_rows_never_divides_by_less_than_eps(kata, device, x, eps):
     x = x.to(device)
-    assert_close(kata.call("normalize_rows", x, eps=eps),
-                 F.normalize(x.double(), p=2.0, dim=1, eps=eps).to(x.dtype),
+    assert_close(kata.call("normalize_rows", x, eps=eps), in_float64(_normalize, x, eps=eps).to(x.dtype),
                  what=f"normalize_rows(x, eps={eps})", inputs={"x": x, "eps": eps})
 
 
@@ -219,7 +213,7 @@ def test_normalize_rows_maps_a_zero_row_to_zeros(kata, device, dtype, x, data):
     out = kata.call("normalize_rows", x)
     expect(isinstance(out, torch.Tensor) and bool(torch.isfinite(out).all()),
            f"normalize_rows(x) is not finite for an x with a zero row {row} (division by a zero norm?); got {out}")
-    assert_close(out, F.normalize(x.double(), p=2.0, dim=1).to(dtype), what=f"normalize_rows(x) with row {row} zero",
+    assert_close(out, in_float64(_normalize, x).to(dtype), what=f"normalize_rows(x) with row {row} zero",
                  inputs={"x": x})
 
 
@@ -232,12 +226,27 @@ def test_normalize_rows_handles_empty_input(kata, device, n, d):
 
 @given(x=rows(torch.float64), seed=tks.seeds())
 def test_normalize_rows_gradient_matches_torch(kata, device, x, seed):
-    # Rows away from zero: at a zero row the norm has no derivative.
-    x = torch.where(x.abs().sum(1, keepdim=True) > 0, x, torch.ones_like(x)).to(device)
-    go = _upstream(x.shape, torch.float64, seed, device)
-    _, (grad,) = kata.grad("normalize_rows", x, grad_output=go)
-    _, (want,) = torch_grad(lambda t: F.normalize(t, p=2.0, dim=1), x, grad_output=go)
-    assert_close(grad, want, what="d normalize_rows / dx", inputs={"x": x})
+    # Zero rows included: there max(||x_i||, eps) is the constant eps, so the gradient is
+    # (upstream row) / eps, what torch gives too; a norm through sqrt(sum x^2) gives nan.
+    x = x.to(device)
+    assert_grads_match(kata, "normalize_rows", _normalize, x, seed=seed, what="normalize_rows(x)", inputs={"x": x})
+
+
+@given(x=rows(torch.float64, elements=_values(hi=2.0)), data=st.data(), seed=tks.seeds(),
+       eps=st.sampled_from([1e-12, 1e-3, 0.5, 3.0]))
+@example(x=torch.tensor([[0.0, 0.0], [3.0, 4.0]], dtype=torch.float64), data=None, seed=0, eps=1e-12)
+@example(x=torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float64).expand(3, 3), data=None, seed=1, eps=1e-12)
+def test_normalize_rows_gradient_at_a_zero_row_is_the_upstream_over_eps(kata, device, x, data, seed, eps):
+    # d/dx [x / max(||x||, eps)] at a row of norm below eps (a zero row above all) is I / eps:
+    # the row is divided by a constant there. Finite: no 0/0 from the norm's own derivative.
+    x = x.clone()
+    row = data.draw(st.integers(0, x.shape[0] - 1), label="zero row") if data is not None else 0
+    x[row] = 0
+    x = x.to(device)
+    _, (grad,) = assert_grads_match(kata, "normalize_rows", _normalize, x, seed=seed, eps=eps,
+                                    what=f"normalize_rows(x, eps={eps}) with row {row} zero", inputs={"x": x})
+    expect(bool(torch.isfinite(grad).all()),
+           f"d normalize_rows / dx is not finite for a zero row {row} (0/0 from the norm's derivative?)")
 
 
 # ---------------------------------------------------------------------------- batched_outer
@@ -250,13 +259,17 @@ def batched_vectors(draw, dtype):
     return draw(matrices(b, n, dtype), label="a"), draw(matrices(b, m, dtype), label="b")
 
 
+def _outer(a, b):
+    return torch.einsum("ki,kj->kij", a, b)
+
+
 @given(ab=batched_vectors(tks.float_dtypes()))
 @example(ab=(torch.arange(9.0).reshape(3, 3), torch.arange(9.0).reshape(3, 3).flip(0)))
 @example(ab=(torch.arange(6.0).reshape(2, 3), torch.arange(8.0).reshape(2, 4)))
 def test_batched_outer_matches_einsum(kata, device, ab):
     a, b = (t.to(device) for t in ab)
-    want = torch.einsum("ki,kj->kij", a.double(), b.double()).to(a.dtype)
-    assert_close(kata.call("batched_outer", a, b), want, what="batched_outer(a, b)", inputs={"a": a, "b": b})
+    assert_close(kata.call("batched_outer", a, b), in_float64(_outer, a, b).to(a.dtype),
+                 what="batched_outer(a, b)", inputs={"a": a, "b": b})
 
 
 @pytest.mark.parametrize("b,n,m", [(0, 2, 3), (2, 0, 3), (2, 3, 0)], ids=["B=0", "N=0", "M=0"])
@@ -269,11 +282,8 @@ def test_batched_outer_handles_empty_inputs(kata, device, b, n, m):
 @given(ab=batched_vectors(torch.float64), seed=tks.seeds())
 def test_batched_outer_gradient_matches_torch(kata, device, ab, seed):
     a, b = (t.to(device) for t in ab)
-    go = _upstream((a.shape[0], a.shape[1], b.shape[1]), torch.float64, seed, device)
-    _, (ga, gb) = kata.grad("batched_outer", a, b, grad_output=go)
-    _, (wa, wb) = torch_grad(lambda p, q: torch.einsum("ki,kj->kij", p, q), a, b, grad_output=go)
-    assert_close(ga, wa, what="d batched_outer / da", inputs={"a": a, "b": b})
-    assert_close(gb, wb, what="d batched_outer / db", inputs={"a": a, "b": b})
+    assert_grads_match(kata, "batched_outer", _outer, a, b, seed=seed, what="batched_outer(a, b)",
+                       inputs={"a": a, "b": b})
 
 
 # ------------------------------------------------------------------------- shared contract

@@ -33,16 +33,23 @@ def tanh(x: Tensor) -> Tensor:
     return torch.where(x >= 0, t, -t)
 
 
+def _shifted(x: Tensor, dim: int) -> Tensor:
+    """x minus its max along DIM: every exponent <= 0, so exp never overflows."""
+    if x.numel() == 0:
+        return x  # nothing to shift (amax refuses an empty dim); the result stays empty
+    return x - x.amax(dim=dim, keepdim=True)
+
+
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along DIM, shifted by the max for stability.  # (...) -> (...)"""
-    shifted = x - x.amax(dim=dim, keepdim=True)
+    shifted = _shifted(x, dim)
     e = torch.exp(shifted)
     return e / e.sum(dim=dim, keepdim=True)
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """x - logsumexp(x) along DIM, computed from the shifted values.  # (...) -> (...)"""
-    shifted = x - x.amax(dim=dim, keepdim=True)
+    shifted = _shifted(x, dim)
     return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
 
 

@@ -265,6 +265,10 @@ def _walk_code(code: types.CodeType):
             yield from _walk_code(const)
 
 
+_NOT_CODE = frozenset({"__annotations__", "__orig_bases__", "__parameters__", "__dict__", "__weakref__",
+                       "__module__", "__doc__", "__slots__", "__type_params__"})
+
+
 def _function_codes(obj, seen: set, depth: int = 0):
     """Code objects reachable from OBJ (functions, methods, classes, containers)."""
     if depth > 6 or id(obj) in seen:
@@ -286,14 +290,20 @@ def _function_codes(obj, seen: set, depth: int = 0):
     elif isinstance(obj, functools.partial):
         yield from _function_codes(obj.func, seen, depth + 1)
     elif isinstance(obj, type):
-        for value in list(vars(obj).values()):
-            yield from _function_codes(value, seen, depth + 1)
+        # The class's own functions only: its annotations and generic bases name other classes
+        # (`weights: Tensor`), whose code is not this class's (every Tensor dunder was taken for
+        # WeightedRandomSampler's before).
+        for key, value in list(vars(obj).items()):
+            if key not in _NOT_CODE and not isinstance(value, type):
+                yield from _function_codes(value, seen, depth + 1)
     elif isinstance(obj, dict):
         for value in list(obj.values()):
-            yield from _function_codes(value, seen, depth + 1)
+            if not isinstance(value, type):
+                yield from _function_codes(value, seen, depth + 1)
     elif isinstance(obj, (list, tuple, set, frozenset)):
         for value in list(obj):
-            yield from _function_codes(value, seen, depth + 1)
+            if not isinstance(value, type):
+                yield from _function_codes(value, seen, depth + 1)
 
 
 def _reachable_keys(module: types.ModuleType) -> set:

@@ -12,11 +12,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+# The layouts whose memory a write can go through: the sharing scenarios use these.
 LAYOUTS = ("contiguous", "strided", "transposed")
+# Plus a broadcast view (stride 0 along the first axis: its rows share memory), for the tests
+# of values only (a write to such a view has no single meaning).
+VALUE_LAYOUTS = LAYOUTS + ("expanded",)
 
 
 def layout_view(base: np.ndarray, layout: str) -> np.ndarray:
-    """BASE itself, every other element of its last axis, or its transpose (all views)."""
+    """BASE itself, every other element of its last axis, its transpose, or its first row
+    broadcast over the first axis (all views)."""
+    if layout == "expanded":
+        return np.lib.stride_tricks.as_strided(base[:1], shape=base.shape, strides=(0,) + base.strides[1:])
     if layout == "contiguous":
         return base
     if layout == "strided":
@@ -27,7 +34,9 @@ def layout_view(base: np.ndarray, layout: str) -> np.ndarray:
 
 
 def tensor_layout_view(base: torch.Tensor, layout: str) -> torch.Tensor:
-    """The same three layouts for a tensor."""
+    """The same layouts for a tensor."""
+    if layout == "expanded":
+        return base[:1].expand(base.shape)
     if layout == "contiguous":
         return base
     if layout == "strided":

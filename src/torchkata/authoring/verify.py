@@ -287,7 +287,8 @@ class VerifySession:
                 "tests": len(result.tests),
                 "devices": devices,
                 "reference": f"{sum(v == 'passed' for v in ref_ran.values())}/{len(ref_ran)}",
-                "alternative": f"{sum(v == 'passed' for v in alt.values())}/{len(alt)}" if alt else "-",
+                "alternative": f"{sum(v == 'passed' for v in alt.values())}/"
+                               f"{sum(v != 'skipped' for v in alt.values())}" if alt else "-",
                 "stub_failed": f"{sum(v != 'passed' for v in stub_ran.values())}/{len(stub_ran)}",
                 "mutants": f"{caught[False]}/{sum(not m.beyond for m in self.mutants.get(kata_id, []))}",
                 "beyond": f"{caught[True]}/{sum(m.beyond for m in self.mutants.get(kata_id, []))}",
