@@ -37,9 +37,10 @@ def broadcastable_shapes(shape, min_dims: int = 0, max_dims: int | None = None, 
 
 
 def valid_dims(ndim: int) -> st.SearchStrategy[int]:
-    """A dimension index valid for a tensor of NDIM dimensions, negative ones included."""
-    if ndim < 1:
-        raise ValueError("a 0-d tensor has no dimension to pick")
+    """A dimension index valid for a tensor of NDIM dimensions, negative ones included.
+
+    For a 0-d tensor torch accepts dim 0 and -1 (it wraps dims as if the tensor had one)."""
+    ndim = max(ndim, 1)
     return st.integers(min_value=-ndim, max_value=ndim - 1)
 
 
