@@ -3,7 +3,6 @@ import torch
 from torch.testing import assert_close
 
 
-
 def test_grad_of_sum_of_squares_is_2x_and_leaves_x_alone(solution):
     x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
     g = solution.grad_of(lambda t: (t ** 2).sum(), x)

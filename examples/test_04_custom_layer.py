@@ -4,7 +4,6 @@ from torch import nn
 from torch.testing import assert_close
 
 
-
 def test_custom_linear_registers_weight_and_bias_like_nn_linear(solution):
     lin = solution.CustomLinear(3, 2)
     shapes = [(name, tuple(p.shape)) for name, p in lin.named_parameters()]

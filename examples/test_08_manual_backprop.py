@@ -8,7 +8,6 @@ import torch.nn.functional as F
 from torch.testing import assert_close
 
 
-
 def _readme_example():
     x = torch.tensor([[1.0, -2.0], [0.5, 1.0]])
     y = torch.tensor([1, 0])

@@ -7,6 +7,8 @@ Expected values come from torch itself in float64 (torch.autograd.functional.vjp
 torch.logsumexp, torch.round); the custom Functions are also checked with
 torch.autograd.gradcheck and gradgradcheck (fast mode) in float64.
 """
+import math
+
 import pytest
 import torch
 from hypothesis import example, given, settings
@@ -30,7 +32,8 @@ SCALAR_AND_LINEAR = sorted(d03.SCALAR_FUNCTIONS) + sorted(d03.LINEAR_FUNCTIONS)
 
 
 def _xs(dtype=torch.float64, lim=10.0, max_dims=3, max_side=4):
-    return tks.tensors(shape=tks.shapes(min_dims=1, max_dims=max_dims, max_side=max_side), dtype=dtype,
+    """x for the helpers: 0-d, empty and non-contiguous x included (f maps any x)."""
+    return tks.tensors(shape=tks.shapes(max_dims=max_dims, max_side=max_side), dtype=dtype,
                        min_value=-lim, max_value=lim)
 
 
@@ -178,15 +181,35 @@ def test_helpers_work_inside_no_grad(kata, device, op, data):
 
 # ------------------------------------------------------------------------ LogSumExp / logsumexp
 
+def _dims(ndim):
+    """A dim of an NDIM-dimensional tensor; a 0-d tensor takes dim 0 or -1, as in torch."""
+    return st.sampled_from([-1, 0]) if ndim == 0 else tks.valid_dims(ndim)
+
+
 @st.composite
 def tensor_and_dim(draw, lim=10.0, dtype=None, max_side=5):
-    x = draw(tks.tensors(shape=tks.shapes(min_dims=1, max_dims=3, max_side=max_side),
+    """(x, dim): x 0-d to 3-d, empty ones included (an empty reduced dim gives -inf, as torch)."""
+    x = draw(tks.tensors(shape=tks.shapes(max_dims=3, max_side=max_side),
                          dtype=dtype if dtype is not None else tks.float_dtypes(),
                          min_value=-lim, max_value=lim), label="x")
-    return x, draw(tks.valid_dims(x.dim()), label="dim")
+    return x, draw(_dims(x.dim()), label="dim")
+
+
+def _sums_nothing(x, dim):
+    """An empty reduced dim with a non-empty output: logsumexp is -inf there."""
+    return x.dim() > 0 and x.shape[dim] == 0 and math.prod(_reduced_shape(x, dim)) > 0
+
+
+def finite_tensor_and_dim(**kwargs):
+    """tensor_and_dim without the -inf case: for the tests of finiteness and of finite
+    differences (gradcheck perturbs a finite output); test_logsumexp_matches_torch_along_any_dim
+    covers -inf."""
+    return tensor_and_dim(**kwargs).filter(lambda xd: not _sums_nothing(*xd))
 
 
 def _reduced_shape(x, dim):
+    if x.dim() == 0:
+        return ()
     d = dim % x.dim()
     return x.shape[:d] + x.shape[d + 1:]
 
@@ -207,6 +230,10 @@ def _expected_lse(x, dim):
 
 
 @given(xd=tensor_and_dim())
+@example(xd=(torch.tensor([[1.0, 2.0], [30.0, -4.0]], dtype=torch.float64), -1))  # square: a max without keepdim
+@example(xd=(torch.tensor([[1.0], [2.0]]), 0))                                    # a size-1 dim that stays
+@example(xd=(torch.tensor(1.5, dtype=torch.float64), 0))                            # 0-d x: logsumexp(x) == x
+@example(xd=(torch.empty(2, 0), 1))                                                # empty sum: log(0) == -inf
 def test_logsumexp_matches_torch_along_any_dim(kata, device, xd):
     x, dim = xd
     x = x.to(device)
@@ -214,7 +241,7 @@ def test_logsumexp_matches_torch_along_any_dim(kata, device, xd):
                  inputs={"x": x, "dim": dim})
 
 
-@given(xd=tensor_and_dim(lim=LARGE))
+@given(xd=finite_tensor_and_dim(lim=LARGE))
 @example(xd=(torch.tensor([[1e4, 1e4 - 1.0, -1e4], [-1e4, -1e4, -9990.0], [800.0, 799.0, 0.0]]), -1))
 @example(xd=(torch.tensor([[1e4, 1e4], [-1e4, -1e4], [0.0, -1e4]], dtype=torch.float64), 1))
 def test_logsumexp_is_finite_and_exact_for_inputs_up_to_1e4(kata, device, xd):
@@ -228,6 +255,9 @@ def test_logsumexp_is_finite_and_exact_for_inputs_up_to_1e4(kata, device, xd):
 
 
 @given(case=tensor_dim_and_upstream())
+@example(case=(torch.tensor([[1.0, 2.0, 3.0], [0.0, -1.0, 5.0]], dtype=torch.float64), 0,
+               torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)))
+@example(case=(torch.tensor(0.75, dtype=torch.float64), -1, torch.tensor(-2.0, dtype=torch.float64)))
 def test_logsumexp_gradient_is_softmax_times_grad_output(kata, device, case):
     x, dim, go = (t.to(device) if isinstance(t, torch.Tensor) else t for t in case)
     _, (grad, _) = kata.grad("logsumexp", x, dim, grad_output=go)
@@ -249,7 +279,7 @@ def test_logsumexp_gradient_is_finite_and_exact_for_inputs_up_to_1e4(kata, devic
     assert_close(grad, want, what=f"d logsumexp(x, dim={dim}) / dx", inputs={"x": x, "dim": dim, "grad_output": go})
 
 
-@given(xd=tensor_and_dim(lim=5.0, dtype=torch.float64, max_side=4))
+@given(xd=finite_tensor_and_dim(lim=5.0, dtype=torch.float64, max_side=4))
 def test_logsumexp_function_passes_gradcheck(kata, device, xd):
     x, dim = xd
     x = x.to(device)
@@ -258,7 +288,7 @@ def test_logsumexp_function_passes_gradcheck(kata, device, xd):
                           f"the analytic backward disagrees with finite differences.\n{problem}")
 
 
-@given(xd=tensor_and_dim(lim=5.0, dtype=torch.float64, max_side=4))
+@given(xd=finite_tensor_and_dim(lim=5.0, dtype=torch.float64, max_side=4))
 def test_logsumexp_function_passes_gradgradcheck(kata, device, xd):
     x, dim = xd
     x = x.to(device)
@@ -319,6 +349,9 @@ def test_straight_through_round_forward_is_torch_round(kata, device, x):
     x = x.to(device)
     report = kata.run(d03.straight_through_round, x, torch.ones_like(x))
     assert_close(report["out"], torch.round(x), what="StraightThroughRound.apply(x)", inputs={"x": x})
+    # The catalog: functions never modify their inputs in place (x.round_() would round the caller's x).
+    assert_close(report["x_after"], x, what="x after StraightThroughRound.apply(x) (must be left as it was)",
+                 inputs={"x": x})
 
 
 @given(x=rounding_inputs(), data=st.data())

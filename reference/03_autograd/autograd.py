@@ -42,8 +42,10 @@ class LogSumExp(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, dim: int) -> Tensor:
-        m = x.amax(dim=dim, keepdim=True)                     # exp(x - m) <= 1: no overflow,
-        out = (m + torch.log(torch.exp(x - m).sum(dim=dim, keepdim=True))).squeeze(dim)  # sum >= 1
+        # exp(x - m) <= 1: no overflow, and the sum is >= 1: no log(0). An empty dim has no max:
+        # the sum over it is 0 and its log -inf, as torch.logsumexp gives.
+        m = x.amax(dim=dim, keepdim=True) if x.numel() > 0 else x.sum(dim=dim, keepdim=True)
+        out = (m + torch.log(torch.exp(x - m).sum(dim=dim, keepdim=True))).squeeze(dim)
         ctx.dim = dim
         ctx.save_for_backward(x, out)
         return out

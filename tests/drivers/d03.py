@@ -116,7 +116,8 @@ def logsumexp_is_the_function(module, x, dim: int):
 def logsumexp_gradcheck(module, x, dim: int, order: int):
     """'' when torch.autograd.gradcheck (order 1) / gradgradcheck (order 2) accepts
     LogSumExp.apply(., dim) at x (float64), else gradcheck's report."""
-    leaf = x.detach().clone().requires_grad_(True)
+    # gradcheck perturbs one element at a time: it refuses overlapping memory (an expanded x)
+    leaf = x.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     check = {1: torch.autograd.gradcheck, 2: torch.autograd.gradgradcheck}[order]
     try:
         check(lambda t: module.LogSumExp.apply(t, dim), (leaf,), fast_mode=True)
@@ -137,9 +138,12 @@ def double_backward(apply, x, dim: int, grad_output, v):
     go = grad_output.detach().clone().requires_grad_(True)
     y = apply(leaf, dim)
     (g,) = torch.autograd.grad(y, leaf, go, create_graph=True)
-    report = {"grad": g.detach(), "backward_is_differentiable": bool(g.requires_grad),
-              "d_x": None, "d_grad_output": None}
-    if g.requires_grad:
+    # An empty x has an empty gradient: nothing to differentiate, both derivatives are zeros.
+    report = {"grad": g.detach(), "backward_is_differentiable": bool(g.requires_grad) or leaf.numel() == 0,
+              "d_x": torch.zeros_like(leaf), "d_grad_output": torch.zeros_like(go)}
+    if not g.requires_grad and leaf.numel() > 0:
+        report["d_x"] = report["d_grad_output"] = None
+    elif g.requires_grad:
         d_x, d_go = torch.autograd.grad(g, (leaf, go), v, allow_unused=True)
         report["d_x"] = torch.zeros_like(leaf) if d_x is None else d_x.detach()
         report["d_grad_output"] = torch.zeros_like(go) if d_go is None else d_go.detach()
@@ -157,4 +161,5 @@ def straight_through_round(module, x, grad_output):
     leaf = x.detach().clone().requires_grad_(True)
     out = module.StraightThroughRound.apply(leaf)
     (g,) = torch.autograd.grad(out, leaf, grad_output, allow_unused=True)
-    return {"out": out.detach(), "grad": torch.zeros_like(leaf) if g is None else g.detach()}
+    return {"out": out.detach(), "grad": torch.zeros_like(leaf) if g is None else g.detach(),
+            "x_after": leaf.detach().clone()}

@@ -90,6 +90,19 @@ def linear_init(mod, in_features, out_features, seed, device, dtype=torch.float3
     return {"weight": m.weight.detach().clone(), "bias": _tensor_or_none(m.bias)}
 
 
+def linear_two_layers(mod, in_features, out_features, seed):
+    """Two CustomLinear built one after the other after torch.manual_seed(seed): their
+    parameters, and whether building them drew from the global RNG (its state moved on)."""
+    torch.manual_seed(seed)
+    seeded = torch.get_rng_state()
+    first = mod.CustomLinear(in_features, out_features)
+    second = mod.CustomLinear(in_features, out_features)
+    moved = not torch.equal(torch.get_rng_state(), seeded)
+    return {"first": {"weight": first.weight.detach().clone(), "bias": first.bias.detach().clone()},
+            "second": {"weight": second.weight.detach().clone(), "bias": second.bias.detach().clone()},
+            "rng_moved": moved}
+
+
 def linear_reset_in_place(mod, in_features, out_features, device, dtype, seed=0):
     """Does reset_parameters() keep the Parameter objects an optimizer already holds?"""
     torch.manual_seed(seed)
