@@ -258,6 +258,8 @@ def test_watch_shows_the_minimal_failing_example_of_a_wrong_solution(mini_projec
             "--root", str(mini_project.path)]
     result = subprocess.run(args, capture_output=True, text=True, timeout=300, env=WIDE)
     assert "Failing test case: test_relu_matches_torch(" in result.stdout, result.stdout
+    assert result.stdout.count("Failing test case") == 1, result.stdout  # the first failure, said once
+    assert "During handling of the above exception" not in result.stdout
     assert "kata=<kata" not in result.stdout  # plumbing, not the learner's input
     assert "relu(x): 1 of 1 elements differ" in result.stdout
     assert "hypothesis/core.py" not in result.stdout  # the learner's frames, not the machinery's
@@ -271,3 +273,80 @@ def test_check_command_summarizes_and_exits_by_the_verdict(mini_project):
     passing = subprocess.run(args, capture_output=True, text=True, timeout=300, env=WIDE)
     assert passing.returncode == 0, passing.stdout
     assert "kata passes: 1 passed, 0 failed" in passing.stdout
+
+
+# ------------------------------------------------------------------------------ small things a user hit
+
+def test_list_numbers_every_kata_and_keeps_whole_titles_at_80_columns(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.torchkata]\n")
+    specs = list(load_catalog().values())[:12]
+    for spec in specs:
+        (tmp_path / "katas" / spec.id).mkdir(parents=True)
+        (tmp_path / "katas" / spec.id / spec.module).write_text("def f(x):\n    raise NotImplementedError\n")
+    proc = subprocess.run([sys.executable, "-m", "torchkata", "list", "--root", str(tmp_path)], capture_output=True,
+                          text=True, env={**os.environ, "COLUMNS": "80"})
+    assert proc.returncode == 0 and "…" not in proc.stdout, proc.stdout
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 80
+    flat = " ".join(proc.stdout.split())
+    for n, spec in enumerate(suggested_order(specs), 1):
+        assert f" {n} {spec.id} " in f" {flat} ", (n, spec.id)
+    squeezed = "".join(proc.stdout.split())
+    for spec in specs:
+        assert "".join(spec.title.split()) in squeezed, spec.title
+
+
+def test_a_kata_is_found_by_name_and_a_typo_gets_a_suggestion(project):
+    from torchkata.learn.cli import find_kata
+
+    assert find_kata("autograd").id == "03_autograd"
+    assert find_kata("activations.py").id == "06_activations"
+    shown = invoke(project, "show", "activations")
+    assert shown.exit_code == 0 and "Write relu." in shown.output
+    typo = CliRunner().invoke(cli, ["show", "activatons", "--root", str(project.root)])
+    assert typo.exit_code != 0 and "did you mean 06_activations?" in typo.output
+    nothing = CliRunner().invoke(cli, ["show", "qqqqqq", "--root", str(project.root)])
+    assert nothing.exit_code != 0 and "unknown kata 'qqqqqq'" in nothing.output and "did you mean" not in nothing.output
+
+
+def test_outside_a_project_list_says_so_and_fails(tmp_path):
+    result = CliRunner().invoke(cli, ["list", "--root", str(tmp_path)])
+    assert result.exit_code != 0 and "not in a torchkata project" in result.output
+    assert "title" not in result.output and "done" not in result.output  # no empty table
+
+
+def test_check_on_a_device_that_is_not_there_says_nothing_ran(mini_project):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: cuda tests run")
+    args = [sys.executable, "-m", "torchkata", "check", "06", "--device", "cuda", "--root", str(mini_project.path)]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300, env=WIDE)
+    assert result.returncode == 1
+    assert "nothing ran" in result.stdout and "torch.cuda.is_available() is False" in result.stdout
+    assert "not yet" not in result.stdout and "kata passes" not in result.stdout
+
+
+def test_check_selects_properties_with_k_and_accepts_full_trace(mini_project):
+    mini_project.write("tests/test_06_activations.py", RELU_SUITE_OF_TWO)
+    base = [sys.executable, "-m", "torchkata", "check", "06", "--device", "cpu", "--root", str(mini_project.path)]
+    one = subprocess.run([*base, "-k", "of_zero"], capture_output=True, text=True, timeout=300, env=WIDE)
+    assert one.returncode == 1 and "not yet: 0 passed, 1 failed" in one.stdout, one.stdout + one.stderr
+    assert "test_relu_matches_torch" not in one.stdout
+    full = subprocess.run([*base, "-k", "of_zero", "--full-trace"], capture_output=True, text=True, timeout=300, env=WIDE)
+    assert full.returncode == 1 and "No such option" not in full.stderr and "not yet" in full.stdout
+    none = subprocess.run([*base, "-k", "no_such_property"], capture_output=True, text=True, timeout=300, env=WIDE)
+    assert none.returncode == 1 and "no property of 06_activations matches -k 'no_such_property'" in none.stderr
+
+
+RELU_SUITE_OF_TWO = '''
+import torch
+from torchkata.testing import assert_close
+
+def test_relu_matches_torch(kata, device):
+    x = torch.tensor([-1.0, 2.0], device=device)
+    assert_close(kata.call("relu", x), x.clamp_min(0), what="relu(x)")
+
+def test_relu_of_zero_is_zero(kata, device):
+    x = torch.zeros(3, device=device)
+    assert_close(kata.call("relu", x), x, what="relu(0)")
+'''

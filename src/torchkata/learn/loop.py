@@ -60,6 +60,22 @@ def split_hints(readme: str) -> tuple[str, list[Hint]]:
     return body, hints
 
 
+def keep_hints(readme: str, keep: int) -> str:
+    """README with only its first KEEP hint blocks (a take-home's hint level); with none kept,
+    the Hints heading goes too."""
+    count = 0
+
+    def one(m: re.Match) -> str:
+        nonlocal count
+        count += 1
+        return m.group(0) if count <= keep else ""
+
+    text = _HINT.sub(one, readme)
+    if keep <= 0:
+        text = _HINTS_HEADING.sub("", text)
+    return re.sub(r"\n{3,}", "\n\n", text).rstrip() + "\n"
+
+
 def read_hints(project: Project, spec: KataSpec) -> tuple[str, list[Hint]]:
     path = project.katas / spec.id / "README.md"
     if not path.is_file():
@@ -94,7 +110,7 @@ def _git(project: Project, *args: str) -> subprocess.CompletedProcess:
 
 def pristine_stub(project: Project, spec: KataSpec) -> str:
     """The stub as shipped: `.torchkata/stubs/` (take-homes), else the newest untouched git version."""
-    shipped = project.root / ".torchkata" / "stubs" / spec.id / spec.module
+    shipped = project.shipped_stub(spec)
     if shipped.is_file():
         return shipped.read_text()
     rel = f"katas/{spec.id}/{spec.module}"
@@ -233,3 +249,51 @@ class Watcher:
         while self.current is not None and (max_runs is None or self.runs < max_runs):
             if not self.poll():
                 time.sleep(interval)
+
+
+# ------------------------------------------------------------------------------ signatures
+
+def signature_problems(source: str, spec: KataSpec) -> list[str]:
+    """What the hidden suite's signature check would reject, read from the source without
+    importing it: each catalog symbol defined at the top level, functions with the catalog's
+    parameters first and no further required one. [] when all is well."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as err:
+        return [f"{spec.module} does not parse: syntax error at line {err.lineno}: {err.msg}"]
+    top: dict[str, ast.AST] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            top[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                if isinstance(target, ast.Name):
+                    top[target.id] = node
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                top[(alias.asname or alias.name).split(".")[0]] = node
+    problems = []
+    for symbol in spec.symbols:
+        node = top.get(symbol.name)
+        if node is None:
+            problems.append(f"{symbol.name} is not defined at the top level of {spec.module} "
+                            f"(the catalog asks for: {symbol.text.split('  #')[0].strip()})")
+        elif symbol.kind == "class":
+            if not isinstance(node, (ast.ClassDef, ast.Assign, ast.AnnAssign, ast.Import, ast.ImportFrom)):
+                problems.append(f"{symbol.name} must be a class")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            positional = [*args.posonlyargs, *args.args]
+            required = [a.arg for a in positional[: len(positional) - len(args.defaults)]]
+            required += [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
+            names = [a.arg for a in positional] + [a.arg for a in args.kwonlyargs]
+            want = list(symbol.params or ())
+            extra_required = [n for n in names[len(want):] if n in required]
+            if names[: len(want)] != want or extra_required:
+                problems.append(f"{symbol.name} has parameters ({', '.join(names)}); "
+                                f"the catalog asks for ({', '.join(want)})")
+        elif isinstance(node, ast.ClassDef):
+            problems.append(f"{symbol.name} must be a function, not a class")
+    return problems

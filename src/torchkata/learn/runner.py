@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from torchkata.learn.loop import SuiteSummary, minimal_example, summarize_outcomes
@@ -63,7 +64,7 @@ def summarize(spec, data: dict, *, compact: bool = False) -> SuiteSummary:
             continue
         cells = [mark[per_device[d]["outcome"]] if d in per_device else "" for d in shown]
         table.add_row(name, *cells, failing["message"] if failing else "")
-    if table.row_count:
+    if table.row_count and summary.passed + summary.failed:
         console.print(table)
     for d in skipped_devices:
         reason = next((t["message"] for t in tests if (t["device"] or "-") == d and t["message"]), "")
@@ -73,8 +74,15 @@ def summarize(spec, data: dict, *, compact: bool = False) -> SuiteSummary:
         console.rule(f"[red]first failure: {first['test']} [{first['device']}]")
         example = minimal_example(first["output"])
         console.print(first["output"].strip()[-3000:], markup=False, highlight=False)
-        if example and example not in first["output"][-3000:]:
+        # pytest's 'E   ' margin aside, the example is usually in the output already: never twice.
+        if example and example not in minimal_example(first["output"][-3000:]):
             console.print(example, markup=False, highlight=False)
+    if summary.passed == summary.failed == 0:
+        reasons = sorted({t["message"].removeprefix("Skipped: ") for t in tests if t["message"]})
+        why = "; ".join(reasons) if reasons else "no test was collected"
+        console.print(f"[bold yellow]nothing ran[/]: {summary.skipped} skipped, so this says nothing about your "
+                      f"code ({escape(why)})", highlight=False)
+        return summary
     verdict = "[bold green]kata passes[/]" if summary.done else "[bold red]not yet[/]"
     console.print(f"{verdict}: {summary.passed} passed, {summary.failed} failed, {summary.skipped} skipped")
     return summary
