@@ -5,7 +5,6 @@ from torch import nn
 from torch.testing import assert_close
 
 
-
 def test_make_mlp_puts_one_activation_between_linears_and_none_after_the_last(solution):
     mlp = solution.make_mlp([4, 8, 8, 2], nn.Tanh)
     assert isinstance(mlp, nn.Sequential), f"make_mlp must return an nn.Sequential, got {type(mlp)}"

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from torch.testing import assert_close
 
 
-
 def test_mse_loss_reductions_on_a_small_pair(solution):
     pred, target = torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0])
     assert_close(solution.mse_loss(pred, target, reduction="sum"), torch.tensor(5.0),

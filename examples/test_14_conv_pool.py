@@ -3,7 +3,6 @@ import torch
 import torch.nn.functional as F
 
 
-
 def _rand(*shape, seed=0):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 

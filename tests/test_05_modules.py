@@ -14,11 +14,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 from torchkata import strategies as tks
-from torchkata.testing import assert_close, expect, torch_grad
+from torchkata.testing import assert_close, expect, torch_grad, upstream
 
 from drivers import d05
-
-KATA = "05_modules"
 
 ACTIVATION_NAMES = ["GELU", "Tanh"]  # passed to make_mlp as the nn classes of these names (ReLU: the default)
 # Structural properties over small discrete input spaces (a few sizes, flags and names): fewer
@@ -28,12 +26,6 @@ DISCRETE = settings(max_examples=15)
 # up to about 10 (and weights within 1): a correct float32 network carries a few 1e-6 of
 # relative rounding error per layer, more than assert_close's float32 default (rtol 1.3e-6) allows.
 F32_TOL = {"rtol": 1e-5, "atol": 1e-5}
-
-
-def _upstream(shape, dtype, device, seed):
-    """A random upstream gradient (seeded, so hypothesis replays it)."""
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(shape, generator=g, dtype=dtype).to(device)
 
 
 def _linear(x, w, b):
@@ -217,7 +209,7 @@ def test_residual_mlp_with_all_parameters_zero_is_the_identity(kata, device, dat
 def test_residual_mlp_gradients_match_torch(kata, device, data, seed):
     x, dim, hidden, depth = data
     x = x.to(device)
-    go = _upstream(x.shape, x.dtype, device, seed)
+    go = upstream(x.shape, x.dtype, device, seed)
     got = kata.run(d05.residual_backward, x, go, dim, hidden, depth, seed=seed)
     blocks = _blocks(got["linears"], dim, hidden)
     expect(len(blocks) == depth, f"ResidualMLP({dim}, {hidden}, {depth}) must hold {depth} blocks of two nn.Linear")
@@ -332,6 +324,33 @@ def test_count_parameters_ignores_buffers(kata, d, out, frozen):
     expect(got == want, f"count_parameters(nn.Sequential(nn.Linear({d}, {out}), nn.BatchNorm1d({out})), "
                         f"trainable_only=False): got {got!r}, expected {want} (BatchNorm's running_mean, "
                         "running_var and num_batches_tracked are buffers, not parameters)")
+
+
+@DISCRETE
+@pytest.mark.parametrize("trainable_only", [True, False])
+@given(d=st.integers(1, 6), out=st.integers(1, 6), frozen=st.lists(st.booleans(), min_size=2, max_size=2))
+@example(d=3, out=4, frozen=[False, False])
+@example(d=3, out=4, frozen=[True, False])
+def test_count_parameters_counts_the_models_own_parameters(kata, trainable_only, d, out, frozen):
+    # Parameters registered on the model itself, not on a child: walking the children (or only
+    # the layer types one knows) misses them.
+    got = kata.run(d05.count, "own", [d, out], frozen, trainable_only)
+    want = sum(n for n, f in ((d * out + out, frozen[0]), (out, frozen[1])) if not (trainable_only and f))
+    expect(got == want, f"count_parameters(model, trainable_only={trainable_only}) on a module holding "
+                        f"fc = nn.Linear({d}, {out}) and its own gain = nn.Parameter(torch.ones({out})) (plus a "
+                        f"buffer), frozen {frozen}: got {got!r}, expected {want} (gain is the model's own parameter)")
+
+
+@DISCRETE
+@given(d=st.integers(1, 6), out=st.integers(1, 6), frozen=st.lists(st.booleans(), min_size=2, max_size=2))
+@example(d=3, out=4, frozen=[True, True])
+def test_count_parameters_decides_trainable_per_parameter_not_per_module(kata, d, out, frozen):
+    # Bias-only fine-tuning: a Linear's weight frozen while its bias trains.
+    got = kata.run(d05.count, "bias_only", [d, out], frozen, True)
+    want = out + d + sum(n for n, f in ((d * out, frozen[0]), (out * d, frozen[1])) if not f)
+    expect(got == want, f"count_parameters(nn.Sequential(nn.Linear({d}, {out}), nn.ReLU(), nn.Linear({out}, {d}))) "
+                        f"with the weight of Linear i frozen where {frozen} (biases trainable): got {got!r}, "
+                        f"expected {want} (requires_grad is a property of each parameter, not of its module)")
 
 
 # --------------------------------------------------------------------- capture_activations
@@ -458,3 +477,36 @@ def test_capture_activations_removes_its_hooks_after_a_key_error(kata, device, d
     expect(got["after"] == got["before"],
            f"capture_activations(model, x, {names}) raised {got['raised']} and left the hooks as {got['after']} "
            f"(before the call {got['before']}): no hook may outlive the call")
+
+
+DROPOUT_NAMES = ["", "0", "1", "2", "3"]  # build_dropout_model's named_modules()
+
+
+@st.composite
+def mode_inputs(draw):
+    # Wide enough layers that two different dropout masks differ (2**-16 that they agree).
+    dims = [draw(st.integers(1, 4), label="d0"), draw(st.integers(8, 12), label="d1"), draw(st.integers(8, 12))]
+    x = draw(_inputs(dims[0], torch.float32, lead=st.lists(st.integers(2, 3), min_size=1, max_size=2)), label="x")
+    return x, dims
+
+
+@given(data=mode_inputs(), names=st.lists(st.sampled_from(DROPOUT_NAMES), unique=True, min_size=1),
+       modes=st.lists(st.booleans(), min_size=5, max_size=5), seed=tks.seeds())
+@example(data=(torch.ones(4, 2), [2, 8, 8]), names=["1", "3"], modes=[True, True, False, True, True], seed=0)
+@example(data=(torch.ones(4, 2), [2, 8, 8]), names=["1", "3"], modes=[True, True, True, True, True], seed=0)
+def test_capture_activations_records_one_forward_in_the_models_own_mode(kata, device, data, names, modes, seed):
+    # "The outputs during model(x)": one forward, in the training mode the caller left each module
+    # in (dropout active where training), and every module's mode unchanged afterwards.
+    x, dims = data
+    x = x.to(device)
+    got = kata.run(d05.capture_in_mode, x, names, dims, modes, seed=seed)
+    expect(got["acts"] is not None, f"capture_activations must return a dict; got a {got['type']}")
+    expect(got["after"] == got["before"],
+           f"capture_activations changed the training modes of the model's modules: before {got['before']}, after "
+           f"{got['after']} (do not switch the model to eval or train; it is the caller's)")
+    for name in names:
+        expect(name in got["acts"], f"capture_activations(model, x, {names}) has no entry {name!r}")
+        assert_close(got["acts"][name], got["replayed"][name],
+                     what=f"capture_activations(model, x, {names})[{name!r}] on a model with Dropout layers, training "
+                          f"modes {got['before']}: one model(x) from the same random state gives other values (a forward "
+                          "in another mode, or an extra forward before the captured one?)", inputs={"x": x})

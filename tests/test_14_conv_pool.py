@@ -11,22 +11,12 @@ float64 with torch's, through a random upstream gradient.
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from torchkata import strategies as tks
 from torchkata.guard import ForbiddenCallableError
-from torchkata.testing import assert_close, expect, torch_grad
-
-# Named explicitly: the plugin's file-name pattern reads test_14_conv_pool as kata "14_conv"
-# with a "_pool" suffix (its lazy group stops at the first "_<lowercase>" tail).
-KATA = "14_conv_pool"
-
-
-def _upstream(shape, dtype, device, seed):
-    """A random upstream gradient (seeded, so hypothesis replays it)."""
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(shape, generator=g, dtype=dtype).to(device)
+from torchkata.testing import assert_close, expect, rtol_for, torch_grad, upstream
 
 
 def _int_or_pair(draw, pair, label):
@@ -110,7 +100,7 @@ def _conv_tolerance(x, w, b, params, conv):
     k = w[0].numel() + 1
     scale = _f64(conv, x.abs(), w.abs(), None if b is None else b.abs(), **params).max().item()
     eps = torch.finfo(torch.float32).eps
-    return 1.3e-6, max(1e-5, 2 * k * eps * scale)
+    return rtol_for(torch.float32), max(1e-5, 2 * k * eps * scale)
 
 
 INTS = st.integers  # short for the @given lines below
@@ -208,11 +198,33 @@ def test_conv2d_accepts_noncontiguous_inputs(kata, device, case):
 @given(case=conv2d_cases(bias=True), seed=tks.seeds())
 def test_conv2d_gradients_match_torch(kata, device, case, seed):
     x, w, b, params = (t.to(device) if isinstance(t, torch.Tensor) else t for t in case)
-    go = _upstream(F.conv2d(x, w, b, **params).shape, torch.float64, device, seed)
+    go = upstream(F.conv2d(x, w, b, **params).shape, torch.float64, device, seed)
     _, exp_grads = torch_grad(F.conv2d, x, w, b, grad_output=go, **params)
     _, got_grads = kata.grad("conv2d", x, w, b, grad_output=go, **params)
     for name, g_got, g_exp in zip(("x", "weight", "bias"), got_grads, exp_grads):
         assert_close(g_got, g_exp, what=f"d loss / d {name} of conv2d", inputs={"x": x, "weight": w, **params})
+
+
+@pytest.mark.parametrize("name", ["conv2d", "conv1d"])
+def test_convolutions_accept_an_empty_batch(kata, device, name):
+    # N = 0 is a batch like any other (F.conv2d returns (0, O, H', W')): no reshape may infer a
+    # size from the number of elements.
+    g = torch.Generator().manual_seed(0)
+    spatial = (5, 4) if name == "conv2d" else (5,)
+    x = torch.zeros(0, 4, *spatial, dtype=torch.float64, device=device)
+    w = torch.randn(6, 2, *(3,) * len(spatial), generator=g, dtype=torch.float64).to(device)
+    b = torch.randn(6, generator=g, dtype=torch.float64).to(device)
+    params = dict(stride=2, padding=1, dilation=1, groups=2)
+    assert_close(kata.call(name, x, w, b, **params), getattr(F, name)(x, w, b, **params),
+                 what=f"{name} of an empty batch (N = 0)", inputs={"x": x, "weight": w, **params})
+
+
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d", "sum_pool2d"])
+def test_pooling_accepts_an_empty_batch(kata, device, name):
+    x = torch.zeros(0, 3, 5, 4, dtype=torch.float64, device=device)
+    expected = {"max_pool2d": F.max_pool2d, "avg_pool2d": F.avg_pool2d, "sum_pool2d": _sum_pool}[name](x, 2, 1, 1)
+    assert_close(kata.call(name, x, 2, 1, 1), expected, what=f"{name}(x, 2, 1, 1) of an empty batch (N = 0)",
+                 inputs={"x": x})
 
 
 def test_conv2d_rejects_mismatched_channels(kata, device):
@@ -231,6 +243,10 @@ def test_conv2d_rejects_mismatched_channels(kata, device):
 # ----------------------------------------------------------------------------------- conv1d
 
 @given(case=conv1d_cases())
+# N = 1, O = 1 and an output of length 1: every size-1 dim of the (N, O, L') result must stay.
+@example(case=(torch.tensor([[[1.0, -2.0, 0.5]]], dtype=torch.float64),
+               torch.tensor([[[2.0, 1.0, -1.0]]], dtype=torch.float64), None,
+               dict(stride=1, padding=0, dilation=1, groups=1)))
 def test_conv1d_matches_torch_in_float64(kata, device, case):
     x, w, b, params = (t.to(device) if isinstance(t, torch.Tensor) else t for t in case)
     assert_close(kata.call("conv1d", x, w, b, **params), F.conv1d(x, w, b, **params),
@@ -251,7 +267,7 @@ def test_conv1d_float32_matches_torch_within_summation_error(kata, device, case)
 def test_conv1d_gradients_match_torch(kata, device, case, seed):
     x, w, b, params = (t.to(device) if isinstance(t, torch.Tensor) else t for t in case)
     out = F.conv1d(x, w, b, **params)
-    go = _upstream(out.shape, torch.float64, device, seed)
+    go = upstream(out.shape, torch.float64, device, seed)
     _, exp_grads = torch_grad(F.conv1d, x, w, b, grad_output=go, **params)
     _, got_grads = kata.grad("conv1d", x, w, b, grad_output=go, **params)
     for name, g_got, g_exp in zip(("x", "weight", "bias"), got_grads, exp_grads):
@@ -270,10 +286,13 @@ def test_max_pool2d_matches_torch(kata, device, case):
                  what="max_pool2d(x, ...)", inputs={"x": x, **params})
 
 
-@given(case=pool_cases(min_value=-10, max_value=-1, min_padding=1))
-def test_max_pool2d_padding_never_wins_over_negative_values(kata, device, case):
+@given(case=pool_cases(dtype=tks.float_dtypes(), min_value=-10, max_value=-1, min_padding=1),
+       scale=st.sampled_from([1.0, 1e5, 1e30]))
+@example(case=(torch.full((1, 1, 2, 2), -1e5), dict(kernel_size=2, stride=1, padding=1)), scale=1.0)
+def test_max_pool2d_padding_never_wins_over_negative_values(kata, device, case, scale):
+    # Any finite value, however negative, beats the padding: a finite sentinel (-1e4, -1e9) does not.
     x, params = case
-    x = x.to(device)
+    x = (x * scale).to(device)
     assert_close(kata.call("max_pool2d", x, **params), F.max_pool2d(x, **params),
                  what="max_pool2d of all-negative x with padding (padding counts as -inf, not 0)",
                  inputs={"x": x, **params})
@@ -286,7 +305,7 @@ def test_max_pool2d_gradients_match_torch(kata, device, case, seed):
     g = torch.Generator().manual_seed(seed)
     x = (torch.randperm(x.numel(), generator=g).to(torch.float64) - x.numel() / 2).reshape(x.shape).to(device)
     out = F.max_pool2d(x, **params)
-    go = _upstream(out.shape, torch.float64, device, seed)
+    go = upstream(out.shape, torch.float64, device, seed)
     _, (exp,) = torch_grad(F.max_pool2d, x, grad_output=go, **params)
     _, (got,) = kata.grad("max_pool2d", x, grad_output=go, **params)
     assert_close(got, exp, what="d loss / d x of max_pool2d", inputs={"x": x, **params})
@@ -306,7 +325,7 @@ def test_avg_pool2d_gradients_match_torch(kata, device, case, seed):
     x, params = case
     x = x.to(device)
     out = F.avg_pool2d(x, **params)
-    go = _upstream(out.shape, torch.float64, device, seed)
+    go = upstream(out.shape, torch.float64, device, seed)
     _, (exp,) = torch_grad(F.avg_pool2d, x, grad_output=go, **params)
     _, (got,) = kata.grad("avg_pool2d", x, grad_output=go, **params)
     assert_close(got, exp, what="d loss / d x of avg_pool2d", inputs={"x": x, **params})
@@ -330,7 +349,7 @@ def test_sum_pool2d_gradients_match_torch(kata, device, case, seed):
     x, params = case
     x = x.to(device)
     out = _sum_pool(x, **params)
-    go = _upstream(out.shape, torch.float64, device, seed)
+    go = upstream(out.shape, torch.float64, device, seed)
     _, (exp,) = torch_grad(_sum_pool, x, grad_output=go, **params)
     _, (got,) = kata.grad("sum_pool2d", x, grad_output=go, **params)
     assert_close(got, exp, what="d loss / d x of sum_pool2d", inputs={"x": x, **params})

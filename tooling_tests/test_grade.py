@@ -139,8 +139,9 @@ def test_a_correct_submission_gets_full_marks_in_exercism_shape(mini, tmp_path):
         assert len(test["output"]) <= 500
     gradescope = json.loads((tmp_path / "out/gradescope.json").read_text())
     assert gradescope["score"] == 30.0 and len(gradescope["tests"]) == 5
-    assert "30.0 / 30.0" in (tmp_path / "out/report.md").read_text()
-    assert "<h1>Grade: 30.0 / 30.0" in (tmp_path / "out/report.html").read_text()
+    assert "# Grade: 30 / 30 points" in (tmp_path / "out/report.md").read_text()
+    assert "<h1>Grade: 30 / 30" in (tmp_path / "out/report.html").read_text()
+    assert {k["status"] for k in results["katas"].values()} == {"pass"}
 
 
 def test_grading_is_deterministic(mini, tmp_path):
@@ -330,13 +331,17 @@ def test_files_other_than_the_kata_modules_are_ignored_and_listed(mini, tmp_path
     results = graded(mini, tmp_path, GOOD_06, extra=extra)
     assert results["score"] == 30.0
     assert set(extra) <= set(results["ignored_files"])
-    assert "conftest.py" in (tmp_path / "out/report.md").read_text()
+    assert "conftest\\.py" in (tmp_path / "out/report.md").read_text()  # escaped: a name the candidate chose
 
 
 def test_syntax_error_and_wrong_signature_are_one_line_each(mini, tmp_path):
     results = graded(mini, tmp_path, "def relu(x:\n    return x\n")
     messages = {t["message"] for t in results["tests"] if t["kata"] == "06_activations"}
     assert any("syntax error" in m for m in messages), messages
+    kata = results["katas"]["06_activations"]
+    assert kata["status"] == "did not import" and "syntax error" in kata["summary"], kata["summary"]
+    assert "katas/06_activations/activations.py:1" in kata["summary"] and "/tmp" not in kata["summary"]
+    assert len(kata["failures"]) == 1  # identical failures grouped into one section
     _expect_06_earns_nothing_and_01_is_graded(results)
 
 
@@ -425,7 +430,8 @@ def test_a_folder_of_archives_is_graded_into_a_csv(mini, tmp_path):
     by_name = {r["submission"]: r for r in rows}
     assert by_name["alice"]["total"] == "30.0" and by_name["alice"]["percent"] == "100.0"
     assert float(by_name["bob"]["06_activations"]) < 20.0 and by_name["bob"]["01_tensors"] == "10.0"
-    assert by_name["carol"]["error"] and (tmp_path / "out/carol/error.txt").is_file()
+    assert by_name["carol"]["problems"] and (tmp_path / "out/carol/error.txt").is_file()
+    assert "06_activations:" in by_name["bob"]["problems"] and not by_name["alice"]["problems"]
 
 
 # ------------------------------------------------------------------------------ packaging

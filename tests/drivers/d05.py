@@ -101,6 +101,19 @@ def tied_pair(d):
     return nn.Sequential(a, nn.ReLU(), b)
 
 
+class Scaled(nn.Module):
+    """gain * Linear(d, out)(x) + offset: a parameter (gain) and a buffer (offset) of its own."""
+
+    def __init__(self, d, out):
+        super().__init__()
+        self.fc = nn.Linear(d, out)
+        self.gain = nn.Parameter(torch.ones(out))
+        self.register_buffer("offset", torch.zeros(out))
+
+    def forward(self, x):
+        return self.gain * self.fc(x) + self.offset
+
+
 def _count_model(scenario, sizes, frozen):
     """The model for a count_parameters scenario (plain torch).
 
@@ -110,6 +123,10 @@ def _count_model(scenario, sizes, frozen):
     tied:      tied_pair(sizes[0]); frozen[0] freezes the tied weight.
     batchnorm: Linear(sizes[0], sizes[1]) then BatchNorm1d(sizes[1]) (whose running stats are
                buffers); frozen[0] freezes the Linear, frozen[1] the BatchNorm's affine parameters.
+    own:       Scaled(sizes[0], sizes[1]): a Linear child plus a parameter of the model itself (and a
+               buffer); frozen[0] freezes the Linear, frozen[1] the model's own gain.
+    bias_only: Linear(sizes[0], sizes[1]), ReLU, Linear(sizes[1], sizes[0]); frozen[i] freezes the
+               weight of Linear i only (its bias stays trainable, as in bias-only fine-tuning).
     """
     if scenario == "mlp":
         layers = []
@@ -127,6 +144,12 @@ def _count_model(scenario, sizes, frozen):
     elif scenario == "batchnorm":
         model = nn.Sequential(nn.Linear(sizes[0], sizes[1]), nn.BatchNorm1d(sizes[1]))
         groups = [model[0], model[1]]
+    elif scenario == "own":
+        model = Scaled(sizes[0], sizes[1])
+        groups = [model.fc, model.gain]
+    elif scenario == "bias_only":
+        model = nn.Sequential(nn.Linear(sizes[0], sizes[1]), nn.ReLU(), nn.Linear(sizes[1], sizes[0]))
+        groups = [model[0].weight, model[2].weight]
     else:
         raise ValueError(scenario)
     for group, freeze in zip(groups, frozen):
@@ -232,3 +255,45 @@ def capture_failing(mod, x, names, dims, seed=0, failure="forward"):
         raised, message, is_key_error = type(err).__name__, str(err), isinstance(err, KeyError)
     return {"raised": raised, "message": message, "is_key_error": is_key_error,
             "before": before, "after": _hook_state(model)}
+
+
+def build_dropout_model(dims, seed=0):
+    """A model whose output depends on its training mode and on the random generator (plain torch):
+
+    ''   Sequential
+    '0'  Linear(d0, d1)
+    '1'  Dropout(0.5)
+    '2'  Linear(d1, d2)
+    '3'  Dropout(0.5)
+    """
+    torch.manual_seed(seed)
+    d0, d1, d2 = dims
+    return nn.Sequential(nn.Linear(d0, d1), nn.Dropout(0.5), nn.Linear(d1, d2), nn.Dropout(0.5))
+
+
+def capture_in_mode(mod, x, names, dims, modes, seed=0):
+    """capture_activations(build_dropout_model(dims) on x's device and dtype, x, names), with each
+    module's training flag set from MODES (named_modules() order) and torch seeded with SEED just
+    before the call. Then the driver restores those flags, seeds again and runs model(x) once with
+    hooks of its own: what a single forward in those modes computes. Returns the captured and the
+    replayed tensors (detached) and the training flags before and after the call."""
+    model = build_dropout_model(dims, seed).to(device=x.device, dtype=x.dtype)
+    modules = dict(model.named_modules())
+    for m, flag in zip(modules.values(), modes):
+        m.training = flag
+    before = {name or "<model>": m.training for name, m in modules.items()}
+    torch.manual_seed(seed)
+    got = mod.capture_activations(model, x, names)
+    after = {name or "<model>": m.training for name, m in modules.items()}
+    captured = {k: _detach(v) for k, v in got.items()} if isinstance(got, dict) else None
+    for m, flag in zip(modules.values(), modes):
+        m.training = flag
+    replayed = {}
+    handles = [modules[n].register_forward_hook(lambda m, args, out, n=n: replayed.__setitem__(n, _detach(out)))
+               for n in names]
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    return {"type": type(got).__name__, "acts": captured, "replayed": replayed, "before": before, "after": after}
