@@ -46,7 +46,7 @@ def _inside_fence(text: str, needle: str) -> bool:
 
 def test_a_fence_in_candidate_output_cannot_close_the_report_block():
     block = md_block("```\nescape\n````")
-    fence = block.splitlines()[0].rstrip("text")
+    fence = block.splitlines()[0].removesuffix("text")
     assert len(fence) == 5 and block.endswith("\n" + fence)
 
 

@@ -11,6 +11,7 @@ from rich.progress import Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from torchkata.grading.grade import GradingError, grade_batch, grade_one, is_batch
+from torchkata.grading.gradescope import build_gradescope_bundle
 from torchkata.grading.reports import points
 from torchkata.grading.takehome import PackagingError, package_takehome
 from torchkata.learn.cli import kata_or_exit, project_at
@@ -29,8 +30,12 @@ console = Console()
               show_default=True, help="how grading counts a kata (recorded for `torchkata grade`)")
 @click.option("--records", type=click.Path(file_okay=False), default=None,
               help="record store of take-homes (default: <project>/.torchkata/takehomes)")
+@click.option("--gradescope", type=click.Path(dir_okay=False), default=None,
+              help="also write a Gradescope autograder bundle (.zip) that grades this take-home by its record")
+@click.option("--gradescope-visibility", type=click.Choice(["hidden", "after_due_date", "after_published", "visible"]),
+              default="after_published", show_default=True, help="when students see the Gradescope test results")
 @click.option("--root", type=click.Path(file_okay=False), help="project folder (default: found from here)")
-def package(kata_ids, out, title, minutes, hints, scoring, records, root):
+def package(kata_ids, out, title, minutes, hints, scoring, records, gradescope, gradescope_visibility, root):
     """Package katas as a take-home: pristine stubs, READMEs, examples, plugin; never the hidden suite.
 
     The take-home's record (its katas, hidden suite digest, scoring and hint level) stays
@@ -48,6 +53,11 @@ def package(kata_ids, out, title, minutes, hints, scoring, records, root):
     console.print(f"wrote {out}: {len(specs)} katas, {manifest['minutes']} minutes, hints: {hints}, "
                   f"scoring: {scoring}, hidden suite {manifest['hidden_suite_sha256'][:12]}")
     console.print(f"record {record.id}: {path} (keep it: `torchkata grade` finds it by this id)")
+    if gradescope:
+        bundle = build_gradescope_bundle(project.root, list(record.katas), Path(gradescope), takehome=record.id,
+                                         records=Path(records) if records else None,
+                                         visibility=gradescope_visibility)
+        console.print(f"wrote the Gradescope autograder {bundle} (upload it as the assignment's autograder)")
 
 
 @click.command()
@@ -62,7 +72,9 @@ def package(kata_ids, out, title, minutes, hints, scoring, records, root):
               help="grade these katas (comma-separated) without a take-home record: the interviewer's choice")
 @click.option("--scoring", type=click.Choice(["per-property", "all-or-nothing"]), default=None,
               help="override the take-home's scoring policy (default: as packaged, else per-property)")
-def grade(path, out, jobs, device, root, records, katas, scoring):
+@click.option("--similarity-threshold", type=float, default=0.8, show_default=True,
+              help="a batch: flag pairs of submissions whose kata modules are this similar (copydetect); 0 turns it off")
+def grade(path, out, jobs, device, root, records, katas, scoring, similarity_threshold):
     """Grade a take-home (.zip, .tar.gz, folder) or a folder of them, the candidate's code sandboxed."""
     project = project_at(root)
     path, out = Path(path), Path(out)
@@ -71,14 +83,16 @@ def grade(path, out, jobs, device, root, records, katas, scoring):
     if is_batch(path):
         with _Progress() as bar:
             rows = grade_batch(path, out, project.root, jobs=jobs, device=device, records=records, katas=katas,
-                               scoring=scoring, progress=bar.update)
+                               scoring=scoring, progress=bar.update,
+                               similarity_threshold=similarity_threshold or None)
         table = Table(box=box.SIMPLE_HEAD)
-        for column in ("submission", "score", "percent", "problems"):
+        for column in ("submission", "score", "percent", "problems", "similar to"):
             table.add_column(column, overflow="fold")
         for row in rows:
             res = row["results"]
             table.add_row(escape(row["submission"]), f"{points(res['score'])} / {points(res['max_score'])}" if res else "-",
-                          f"{points(res['percent'])}%" if res else "-", escape(row["problems"]))
+                          f"{points(res['percent'])}%" if res else "-", escape(row["problems"]),
+                          escape(row.get("similar", "")))
         console.print(table)
         console.print(f"wrote {out / 'grades.csv'}")
         return

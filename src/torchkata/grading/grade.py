@@ -390,8 +390,10 @@ def is_batch(path: Path) -> bool:
 
 def grade_batch(folder: Path, out: Path, project: Path, jobs: int = 2, device: str = "cpu", *,
                 records: Path | None = None, katas: list[str] | None = None, scoring: str | None = None,
-                progress: Callable[[str, dict], None] | None = None) -> list[dict]:
-    """Grade every archive of FOLDER into OUT/<name>/, JOBS at a time; write OUT/grades.csv."""
+                progress: Callable[[str, dict], None] | None = None,
+                similarity_threshold: float | None = 0.8) -> list[dict]:
+    """Grade every archive of FOLDER into OUT/<name>/, JOBS at a time; write OUT/grades.csv and,
+    unless SIMILARITY_THRESHOLD is None, OUT/similarity.csv (copydetect, the stubs as boilerplate)."""
     archives = sorted(p for p in folder.iterdir() if is_archive(p))
     kata_ids: list[str] = []
     jobs = max(1, jobs)
@@ -415,17 +417,36 @@ def grade_batch(folder: Path, out: Path, project: Path, jobs: int = 2, device: s
         for k in (row["results"] or {}).get("katas", {}):
             if k not in kata_ids:
                 kata_ids.append(k)
+    flags = _similarity(archives, kata_ids, project, out, similarity_threshold) \
+        if similarity_threshold is not None and len(archives) > 1 else {}
     with open(out / "grades.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["submission", *kata_ids, "total", "max", "percent", "problems"])
+        writer.writerow(["submission", *kata_ids, "total", "max", "percent", "problems", "similar to"])
         for row in rows:
             row["problems"] = problems_of(row)
+            row["similar"] = flags.get(row["submission"], "")
             res = row["results"]
             cells = [row["submission"], *[res["katas"].get(k, {}).get("score", "") if res else "" for k in kata_ids],
                      res["score"] if res else 0, res["max_score"] if res else "", res["percent"] if res else 0,
-                     row["problems"]]
+                     row["problems"], row["similar"]]
             writer.writerow([csv_cell(c) for c in cells])
     return rows
+
+
+def _similarity(archives: list[Path], kata_ids: list[str], project: Path, out: Path, threshold: float) -> dict:
+    """{submission: 'kata ~ other (score)'} for pairs above THRESHOLD; writes OUT/similarity.csv."""
+    from torchkata.grading.similarity import similarity_flags, similarity_table, write_similarity_csv
+    from torchkata.grading.takehome import pristine_stub_source
+
+    stubs = {}
+    for k in kata_ids:
+        try:
+            stubs[k] = pristine_stub_source(project, load_catalog()[k])[0]
+        except Exception:  # noqa: BLE001 - no pristine stub: compare without boilerplate
+            continue
+    table = similarity_table({submission_name(a): a for a in archives}, kata_ids, threshold, boilerplate=stubs)
+    write_similarity_csv(table, out / "similarity.csv")
+    return similarity_flags(table)
 
 
 def problems_of(row: dict) -> str:
