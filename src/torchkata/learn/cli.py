@@ -37,7 +37,7 @@ from torchkata.learn.loop import (
 )
 from torchkata.learn.loop import reset as reset_stub
 from torchkata.learn.progress import Project, status
-from torchkata.learn.runner import run_suite, summarize
+from torchkata.learn.runner import first_failure_printer, run_suite, summarize
 
 console = Console()
 
@@ -285,7 +285,8 @@ def watch(kata_id, device, interval, max_runs, root):
         console.print("[dim]take-home: watching the visible examples (the hidden suite is not part of it)[/]")
         _watch(project, spec, lambda s: run_examples(project, s), interval, max_runs)
     else:
-        _watch(project, spec, lambda s: run_suite(project, s, None, device), interval, max_runs)
+        _watch(project, spec, lambda s: run_suite(project, s, None, device, on_test=first_failure_printer(console)),
+               interval, max_runs)
 
 
 def _watch(project: Project, start: KataSpec | None, run_examples_of, interval: float = 0.5,

@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -14,13 +16,18 @@ from rich.table import Table
 
 from torchkata.learn.loop import SuiteSummary, minimal_example, summarize_outcomes
 from torchkata.learn.progress import Project
+from torchkata.outcomes import read_stream
 
 console = Console()
 
 
 def run_suite(project: Project, spec, impl: Path | None = None, device: str = "all",
-              extra: list[str] | None = None, capture: bool = True) -> dict:
-    """Run one kata's hidden suite in a fresh pytest process; return the JSON outcome report."""
+              extra: list[str] | None = None, capture: bool = True,
+              on_test: Callable[[dict], None] | None = None) -> dict:
+    """Run one kata's hidden suite in a fresh pytest process; return the JSON outcome report.
+
+    ON_TEST, when given, receives each test's outcome as soon as it finishes (the stream the
+    plugin writes beside the report), so a waiting learner can see the first failure at once."""
     suite = project.suite_file(spec)
     if not suite.is_file():
         raise click.ClickException(f"no hidden suite for {spec.id} ({suite} is missing)")
@@ -29,12 +36,36 @@ def run_suite(project: Project, spec, impl: Path | None = None, device: str = "a
         cmd = [sys.executable, "-m", "pytest", str(suite), "--torchkata-impl", str(impl or project.katas),
                "--torchkata-device", device, "--torchkata-report", str(report), "-q", "--tb=short", "-rN",
                "-p", "no:cacheprovider", *(extra or [])]
-        proc = subprocess.run(cmd, cwd=project.root, capture_output=capture, text=True)
+        out_file = Path(tmp) / "pytest.out"
+        with open(out_file, "w") as out:
+            proc = subprocess.Popen(cmd, cwd=project.root, text=True, stdout=out if capture else None,
+                                    stderr=subprocess.STDOUT if capture else None)
+            seen = 0
+            while proc.poll() is None:
+                time.sleep(0.1)
+                if on_test is not None:
+                    lines = read_stream(report)
+                    for line in lines[seen:]:
+                        on_test(line)
+                    seen = len(lines)
+        output = out_file.read_text(errors="replace") if capture else ""
         if not report.is_file():
-            raise click.ClickException(f"pytest did not run the suite:\n{(proc.stdout or '')[-2000:]}{(proc.stderr or '')[-2000:]}")
+            raise click.ClickException(f"pytest did not run the suite:\n{output[-4000:]}")
         data = json.loads(report.read_text())
-    data["pytest_output"] = proc.stdout if capture else ""
+    data["pytest_output"] = output
     return data
+
+
+def first_failure_printer(console: Console) -> Callable[[dict], None]:
+    """An on_test callback that prints the first failing property the moment it is known."""
+    shown = []
+
+    def on_test(line: dict) -> None:
+        if line.get("outcome") == "failed" and not shown:
+            shown.append(line)
+            console.print(f"[red]✗ {escape(str(line.get('test')))}[/] ({escape(str(line.get('device')))}): "
+                          f"{escape(str(line.get('message', '')))} [dim](the rest of the suite is still running)[/]")
+    return on_test
 
 
 def _property_rows(tests: list[dict]) -> list[tuple[str, dict[str, dict]]]:
