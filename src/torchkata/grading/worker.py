@@ -1,66 +1,50 @@
 """The sandboxed worker: imports one kata's solution and answers the grader's requests.
 
-Started by `torchkata.grading.sandbox` as ``python -I -m torchkata.grading.worker --rfd R --wfd W ...``,
-possibly inside fresh mount/network/pid namespaces. Before touching the solution it hides
-the hidden suite and the references (tmpfs mounts) and drops to an unprivileged user when
-asked to. Requests and answers are plain data (`torchkata.grading.wire`); the solution's stdout and
-stderr go to a capped log file, never to the wire.
+Started by `torchkata.grading.sandbox` as ``python -I -m torchkata.grading.worker --rfd R --wfd W
+[--uid U --gid G]``, normally inside bubblewrap (private mount, pid, network, ipc, uts and cgroup
+namespaces; read-only binds of the interpreter, its packages and the kata's module). Before it
+touches the solution it drops to the unprivileged uid it was given and closes every inherited
+file descriptor but the two pipes and stdio. Requests and answers are plain data
+(`torchkata.grading.wire`); the solution's stdout and stderr go to a capped log file, never to the wire.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import traceback
 import types
 
-
-def _mount(*args: str) -> None:
-    subprocess.run(["mount", *args], check=True, capture_output=True)
-
-
-def _closed_ancestor(path: str) -> str | None:
-    """The first folder above PATH that others cannot traverse (e.g. /root holding pyenv)."""
-    current = "/"
-    for part in [p for p in os.path.normpath(path).split("/") if p]:
-        current = os.path.join(current, part)
-        if current != path and os.path.isdir(current) and not os.stat(current).st_mode & 0o001:
-            return current
-    return None
+MESSAGE_LIMIT = 2000    # characters of an exception message sent back
+TRACEBACK_LIMIT = 4000  # characters of the solution's frames sent back
 
 
-def _expose(paths: list[str], home: str) -> None:
-    """Keep PATHS reachable for the worker's uid: a closed ancestor is covered by an open tmpfs holding
-    bind mounts of just those paths (the rest of it, /root for instance, disappears)."""
-    stage = os.path.join(home, ".stage")
-    for n, path in enumerate(p for p in paths if os.path.isdir(p)):
-        ancestor = _closed_ancestor(path)
-        if ancestor is None:
-            continue
-        os.makedirs(f"{stage}/{n}", exist_ok=True)
-        _mount("--bind", path, f"{stage}/{n}")
-        if not os.path.ismount(ancestor):
-            _mount("-t", "tmpfs", "-o", "size=64k,mode=755", "torchkata-open", ancestor)
-        os.makedirs(path, exist_ok=True)
-        _mount("--bind", f"{stage}/{n}", path)
+def _drop_privileges(uid: int | None, gid: int | None) -> None:
+    if uid is None:
+        return
+    os.setgroups([])
+    os.setgid(gid if gid is not None else uid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid:  # pragma: no cover - setuid never half-works
+        os._exit(70)
 
 
-def _harden(args) -> None:
-    for path in args.hide:
-        # Inside our own mount namespace: the hidden suite and references become empty folders.
-        _mount("-t", "tmpfs", "-o", "size=64k,mode=000", "torchkata-hidden", path)
-    if args.uid is not None:
-        _expose(args.expose, args.home)
-    if args.uid is not None:
-        os.setgroups([])
-        os.setgid(args.gid)
-        os.setuid(args.uid)
-    os.chdir(args.home)
+def _close_inherited_fds(keep: set[int]) -> None:
+    """Nothing the grader (or bubblewrap) had open reaches the solution but stdio and the pipes."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = list(range(3, 1024))
+    for fd in fds:
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def _install_drivers(sources: dict[str, str]) -> dict:
-    """The suite's scenario drivers, from source sent over the wire (tests/ is not readable here)."""
+    """The kata's own scenario drivers, from source sent over the wire (tests/ is not readable here)."""
     package = types.ModuleType("drivers")
     package.__path__ = []
     sys.modules["drivers"] = package
@@ -77,27 +61,31 @@ def _error(err: BaseException, solution_root: str) -> dict:
     from torchkata.errors import describe
 
     frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.startswith(solution_root)]
-    wire_form = describe(err)
-    return {"ok": False, **wire_form, "message": wire_form["message"][:4000],
-            "traceback": "".join(traceback.format_list(frames))[-4000:]}
+    try:
+        wire_form = describe(err)
+    except BaseException:  # noqa: BLE001 - a solution's __str__ may raise anything
+        wire_form = {"kind": "other", "type": type(err).__name__, "message": "<the message could not be read>"}
+    return {"ok": False, **wire_form, "type": str(wire_form["type"])[:200],
+            "message": str(wire_form["message"])[:MESSAGE_LIMIT],
+            "traceback": "".join(traceback.format_list(frames))[-TRACEBACK_LIMIT:]}
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rfd", type=int, required=True)
     parser.add_argument("--wfd", type=int, required=True)
-    parser.add_argument("--home", required=True)
-    parser.add_argument("--hide", action="append", default=[])
-    parser.add_argument("--expose", action="append", default=[])
     parser.add_argument("--uid", type=int, default=None)
     parser.add_argument("--gid", type=int, default=None)
     args = parser.parse_args(argv)
-    _harden(args)
+    _drop_privileges(args.uid, args.gid)
+    rfd, wfd = args.rfd, args.wfd
+    _close_inherited_fds({rfd, wfd})
+    os.chdir(os.environ.get("HOME", "/"))
+    sys.argv = [sys.argv[0]]  # the solution has no business with how its worker was started
 
     from torchkata.grading import wire  # imports torch once, before any solution code
 
-    rfd, wfd = args.rfd, args.wfd
-    hello = wire.receive(rfd)
+    hello = wire.receive(rfd, check=False)
     try:
         from torchkata.catalog import get_kata
         from torchkata.harness import Kata, perform
@@ -112,7 +100,7 @@ def main(argv=None) -> None:
 
     while True:
         try:
-            request = wire.receive(rfd)
+            request = wire.receive(rfd, check=False)
         except EOFError:
             os._exit(0)
         try:
@@ -124,7 +112,7 @@ def main(argv=None) -> None:
             wire.send(wfd, answer)
         except Exception as err:  # noqa: BLE001 - an unsendable result is the solution's error
             wire.send(wfd, {"ok": False, "kind": "torchkata", "type": "NotPlainData",
-                            "message": f"the result could not be sent back as plain data: {err}"[:2000],
+                            "message": f"the result could not be sent back as plain data: {err}"[:MESSAGE_LIMIT],
                             "traceback": ""})
 
 
