@@ -18,6 +18,7 @@ from drivers import d12
 
 # ------------------------------------------------------------------------------ strategies
 
+
 @st.composite
 def pairs(draw, min_n=1, max_n=6):
     """(x (N, ...), y (N,)): features of any float dtype/layout; targets int64 class ids or

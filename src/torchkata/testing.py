@@ -49,11 +49,11 @@ def rtol_for(dtype: torch.dtype) -> float:
     return tolerances(dtype)[0]
 
 
-
 def assert_close(actual, expected, *, what: str, inputs=None, rtol=None, atol=None,
                  check_dtype: bool = True, check_device: bool = True, equal_nan: bool = False) -> None:
     """Compare like torch.testing.assert_close; on failure say what differs, where and by how much."""
     __tracebackhide__ = True
+
     def context() -> str:  # built only on failure: describing large inputs costs more than comparing
         return _describe_inputs(inputs)
 

@@ -24,6 +24,8 @@ import pytest
 from torchkata.catalog import KataSpec, load_catalog
 from torchkata.layout import Layout
 
+CAUGHT = "torchkata verify: this mutant is already caught"
+
 
 def pytest_addoption(parser):
     group = parser.getgroup("torchkata")
@@ -126,6 +128,7 @@ class VerifySession:
         self.tmp = Path(tempfile.mkdtemp(prefix="torchkata-mutants-"))
         self.katas: dict[str, KataResult] = {}
         self.mutants: dict[str, list[Mutant]] = {}
+        self.caught: set[tuple[str, str]] = set()  # (kata, mutant label) failed at least once here
         for spec in load_catalog().values():
             if self.layout.suite_file(spec).is_file():
                 self.katas[spec.id] = KataResult(spec, problems=static_problems(self.layout, spec))
@@ -212,10 +215,22 @@ class VerifySession:
     def pytest_unconfigure(self, config):
         shutil.rmtree(self.tmp, ignore_errors=True)  # every process built its own mutant roots
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        """A mutant has to fail once, not everywhere: after its first failing test (in this
+        process) its other tests are skipped. Reference, alternative and stub run in full."""
+        props = dict(item.user_properties)
+        if (props.get("kata"), props.get("impl")) in self.caught:
+            pytest.skip(CAUGHT)
+
     def pytest_runtest_logreport(self, report):
         props = dict(report.user_properties)
         if "kata" not in props or props["kata"] not in self.katas:
             return
+        if report.failed and str(props["impl"]).startswith("mutant"):
+            self.caught.add((props["kata"], props["impl"]))
+        if report.skipped and CAUGHT in str(report.longrepr):
+            return  # not an outcome of the test: it did not run
         result = self.katas[props["kata"]]
         key = (props["impl"], props["device"], props["test"])
         result.tests.add(props["test"])
@@ -315,6 +330,7 @@ class VerifySession:
                 tr.write_line(f"  {row['kata']}: {problem}", red=True)
         tr.write_line("(pytest's failed count above is the stubs and mutants failing, as they must; "
                       "this table is the verdict)")
+
         def total(key):
             caught, n = zip(*(map(int, row[key].split("/")) for row in rows)) if rows else ((0,), (0,))
             return f"{sum(caught)}/{sum(n)}"
