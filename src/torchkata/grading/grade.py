@@ -34,7 +34,9 @@ from torchkata.policy import kata_points
 
 OUTPUT_LIMIT = 500
 # Katas graded at once in one submission (each an xdist worker plus a sandboxed worker).
-GRADE_JOBS = int(os.environ.get("TORCHKATA_GRADE_JOBS", "0")) or os.cpu_count() or 1
+# Each concurrent kata costs an xdist worker (torch, hypothesis) besides its sandboxed worker:
+# worth it from 4 cores up; on 2 cores one process grading the katas in turn is faster.
+GRADE_JOBS = int(os.environ.get("TORCHKATA_GRADE_JOBS", "0")) or max(1, (os.cpu_count() or 1) // 2)
 SCORING_POLICIES = ("per-property", "all-or-nothing")
 
 
@@ -397,7 +399,7 @@ def grade_batch(folder: Path, out: Path, project: Path, jobs: int = 2, device: s
     archives = sorted(p for p in folder.iterdir() if is_archive(p))
     kata_ids: list[str] = []
     jobs = max(1, jobs)
-    per_submission = max(1, (os.cpu_count() or 1) // jobs)  # the cores, shared, not multiplied
+    per_submission = max(1, min(GRADE_JOBS, (os.cpu_count() or 1) // jobs))  # the cores, shared, not multiplied
 
     def one(archive: Path) -> dict:
         name = submission_name(archive)
