@@ -194,7 +194,8 @@ def _lead(spec: KataSpec, state: str, ran: list[dict], skipped: list[dict]) -> t
     failing = [t for t in ran if t["status"] != "pass"]
     setup = [t for t in failing if t.get("phase") == "setup"]
     if ran and len(setup) == len(ran) and len({t["message"] for t in setup}) == 1:
-        return "did not import", "did not import: " + setup[0]["message"].strip().splitlines()[0]
+        first = setup[0]["message"].strip().splitlines()[0].removeprefix("Failed: ")
+        return "did not import", "did not import: " + first
     if skipped:
         reason = (skipped[0]["message"] or "skipped").strip().splitlines()[0].removeprefix("Skipped: ")
         return "not gradable here", f"NOT GRADABLE HERE: {len(skipped)} tests skipped ({reason}); " \
