@@ -46,6 +46,32 @@ def read_stream(path: Path) -> list[dict]:
     return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
 
 
+def run_streaming(cmd: list[str], cwd: Path, report: Path, log: Path | None, on_test=None) -> int:
+    """Run pytest CMD (which writes REPORT through --torchkata-report) and hand ON_TEST every
+    test's outcome as soon as it is streamed; its output goes to LOG (None: the terminal)."""
+    import subprocess
+    import time
+
+    seen = 0
+
+    def drain() -> None:
+        nonlocal seen
+        if on_test is not None:
+            lines = read_stream(report)
+            for line in lines[seen:]:
+                on_test(line)
+            seen = len(lines)
+
+    with open(log, "w") if log is not None else open("/dev/null") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out if log is not None else None,
+                                stderr=subprocess.STDOUT if log is not None else None)
+        while proc.poll() is None:
+            time.sleep(0.1)
+            drain()
+    drain()  # what was written between the last poll and the exit
+    return proc.returncode
+
+
 class OutcomeRecorder:
     """Writes PATH (every kata test's outcome, at the end) and PATH.jsonl (one line per test as
     soon as it finishes, so a waiting person can be shown progress and the first failure)."""

@@ -14,10 +14,8 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,7 +27,7 @@ from torchkata.grading.archive import ArchiveRefused, is_archive, unpack
 from torchkata.grading.reports import csv_cell
 from torchkata.layout import Layout, module_in
 from torchkata.learn.progress import is_untouched_source
-from torchkata.outcomes import read_stream
+from torchkata.outcomes import run_streaming
 from torchkata.policy import kata_points
 
 OUTPUT_LIMIT = 500
@@ -307,19 +305,7 @@ def run_hidden_suites(layout: Layout, impl: Path, specs: list[KataSpec], work: P
            "--torchkata-report", str(report_file), "-q", "--tb=short", "-p", "no:cacheprovider",
            "-o", "addopts=", "--rootdir", str(layout.root)]
     cmd += ["-n", str(jobs), "--dist", "loadfile"] if jobs > 1 else ["-p", "no:xdist"]
-    with open(work / "pytest.log", "w") as log:
-        proc = subprocess.Popen(cmd, cwd=layout.root, stdout=log, stderr=subprocess.STDOUT)
-        seen = 0
-        while proc.poll() is None:
-            time.sleep(0.2)
-            if progress is not None:
-                lines = read_stream(report_file)
-                for line in lines[seen:]:
-                    progress(line)
-                seen = len(lines)
-    if progress is not None:
-        for line in read_stream(report_file)[seen:]:
-            progress(line)
+    run_streaming(cmd, layout.root, report_file, work / "pytest.log", progress)
     if not report_file.is_file():
         tail = (work / "pytest.log").read_text(errors="replace").strip()[-300:]
         return {"tests": [], "error": f"the hidden suite did not run ({tail})"}

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from rich.table import Table
 
 from torchkata.learn.loop import SuiteSummary, minimal_example, summarize_outcomes
 from torchkata.learn.progress import Project
-from torchkata.outcomes import read_stream
+from torchkata.outcomes import run_streaming
 
 console = Console()
 
@@ -37,17 +35,7 @@ def run_suite(project: Project, spec, impl: Path | None = None, device: str = "a
                "--torchkata-device", device, "--torchkata-report", str(report), "-q", "--tb=short", "-rN",
                "-p", "no:cacheprovider", *(extra or [])]
         out_file = Path(tmp) / "pytest.out"
-        with open(out_file, "w") as out:
-            proc = subprocess.Popen(cmd, cwd=project.root, text=True, stdout=out if capture else None,
-                                    stderr=subprocess.STDOUT if capture else None)
-            seen = 0
-            while proc.poll() is None:
-                time.sleep(0.1)
-                if on_test is not None:
-                    lines = read_stream(report)
-                    for line in lines[seen:]:
-                        on_test(line)
-                    seen = len(lines)
+        run_streaming(cmd, project.root, report, out_file if capture else None, on_test)
         output = out_file.read_text(errors="replace") if capture else ""
         if not report.is_file():
             raise click.ClickException(f"pytest did not run the suite:\n{output[-4000:]}")
