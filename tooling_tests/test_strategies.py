@@ -35,4 +35,4 @@ def test_labels_are_in_range(y):
 def test_broadcastable_shapes_broadcast(data):
     a = data.draw(tks.shapes(max_dims=3))
     b = data.draw(tks.broadcastable_shapes(a))
-    assert torch.broadcast_shapes(a, b)
+    torch.broadcast_shapes(a, b)  # raises RuntimeError unless they broadcast

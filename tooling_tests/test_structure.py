@@ -118,19 +118,30 @@ def test_both_doors_give_identical_outcomes(mini_project, which):
     assert outcomes["in-process"]["test_call_value"] == expected
 
 
-def test_plugin_does_nothing_outside_a_torchkata_project(pytester):
-    """In a rootdir without [tool.torchkata], pytest runs as if torchkata were not installed."""
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_plugin_does_nothing_outside_a_torchkata_project(pytester, monkeypatch, ci):
+    """In a rootdir without [tool.torchkata], pytest runs exactly as with torchkata disabled:
+    same hypothesis profile and settings (hypothesis has a `ci` profile of its own), same sys.path."""
+    if ci:
+        monkeypatch.setenv("CI", ci)
+    else:
+        monkeypatch.delenv("CI", raising=False)
     pytester.makepyprojecttoml("[tool.pytest.ini_options]\n")
     pytester.makepyfile(test_plain='''
 import sys
 from hypothesis import settings
 
-def test_untouched():
-    assert settings._current_profile == "default", settings._current_profile
+def test_print_environment():
+    print("PROFILE", settings.get_current_profile_name(), repr(settings.default))
+    print("SYSPATH", sys.path)
 ''')
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
-    assert "torchkata:" not in result.stdout.str()
+    seen = {}
+    for label, extra in (("installed", ()), ("disabled", ("-p", "no:torchkata", "-p", "no:torchkata-verify"))):
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", *extra)
+        result.assert_outcomes(passed=1)
+        assert "torchkata:" not in result.stdout.str()
+        seen[label] = [line for line in result.stdout.lines if line.startswith(("PROFILE", "SYSPATH"))]
+    assert seen["installed"] and seen["installed"] == seen["disabled"], seen
 
 
 def test_every_option_has_the_prefix_or_an_ini_twin(pytester):

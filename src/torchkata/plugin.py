@@ -31,17 +31,23 @@ DEVICES = ("cpu", "cuda")
 _PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
                phases=_PHASES)
-settings.register_profile("dev", max_examples=20, print_blob=True, report_multiple_bugs=False, **_common)
-settings.register_profile("ci", max_examples=40, derandomize=True, database=None, print_blob=True,
-                          report_multiple_bugs=False, **_common)
-settings.register_profile("grade", max_examples=80, derandomize=True, database=None, report_multiple_bugs=False,
-                          **_common)
-# verify: the ci examples, no shrinking (a mutant only has to fail, not be explained).
-settings.register_profile("verify", max_examples=40, derandomize=True, database=None, report_multiple_bugs=False,
-                          verbosity=Verbosity.quiet, **{**_common, "phases": [Phase.explicit, Phase.reuse, Phase.generate]})
-# fuzz: random seeds and many examples, for finding what the derandomized profiles miss (make fuzz).
-settings.register_profile("fuzz", max_examples=int(os.environ.get("TORCHKATA_FUZZ_EXAMPLES", "400")),
-                          derandomize=False, database=None, print_blob=True, report_multiple_bugs=False, **_common)
+def _register_profiles():
+    """Register torchkata's hypothesis profiles. Called only in a torchkata rootdir: hypothesis has a
+    `ci` profile of its own (loaded when CI is set), which other projects must keep."""
+    settings.register_profile("dev", max_examples=20, print_blob=True, report_multiple_bugs=False, **_common)
+    settings.register_profile("ci", max_examples=40, derandomize=True, database=None, print_blob=True,
+                              report_multiple_bugs=False, **_common)
+    settings.register_profile("grade", max_examples=80, derandomize=True, database=None,
+                              report_multiple_bugs=False, **_common)
+    # verify: the ci examples, no shrinking (a mutant only has to fail, not be explained).
+    settings.register_profile("verify", max_examples=40, derandomize=True, database=None,
+                              report_multiple_bugs=False, verbosity=Verbosity.quiet,
+                              **{**_common, "phases": [Phase.explicit, Phase.reuse, Phase.generate]})
+    # fuzz: random seeds and many examples, for finding what the derandomized profiles miss (make fuzz).
+    settings.register_profile("fuzz", max_examples=int(os.environ.get("TORCHKATA_FUZZ_EXAMPLES", "400")),
+                              derandomize=False, database=None, print_blob=True, report_multiple_bugs=False,
+                              **_common)
+
 
 # option name -> (ini twin, help). Every option carries the torchkata- prefix.
 _PATH_OPTIONS = {
@@ -113,6 +119,7 @@ def pytest_configure(config):
         return  # a good citizen: no profile, no argument rewriting, no sys.path edits elsewhere
     config.addinivalue_line("markers", "slow: a test that trains a model (seconds, not milliseconds)")
     config.option.torchkata_device = _setting(config, "device") or "all"
+    _register_profiles()  # before hypothesis's own pytest_configure loads --hypothesis-profile
     if config.getoption("hypothesis_profile", None) is None:
         profile = config.hook.pytest_torchkata_hypothesis_profile(config=config)
         settings.load_profile(profile or ("ci" if os.environ.get("CI") else "dev"))

@@ -29,9 +29,11 @@ def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 0, max_side: in
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
 
 
-def broadcastable_shapes(shape, min_dims: int = 0, max_dims: int | None = None, min_side: int = 1,
+def broadcastable_shapes(shape, min_dims: int = 0, max_dims: int | None = None, min_side: int | None = None,
                          max_side: int | None = None) -> st.SearchStrategy[tuple[int, ...]]:
-    """A shape that broadcasts against SHAPE."""
+    """A shape that broadcasts against SHAPE (sides from 1, or from 0 when SHAPE is empty somewhere)."""
+    if min_side is None:
+        min_side = 0 if 0 in tuple(shape) else 1
     return hnp.broadcastable_shapes(tuple(shape), min_dims=min_dims, max_dims=max_dims,
                                     min_side=min_side, max_side=max_side)
 

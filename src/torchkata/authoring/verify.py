@@ -35,6 +35,7 @@ def pytest_addoption(parser):
                     help="with --torchkata-verify, also write the per-kata table as JSON")
 
 
+@pytest.hookimpl(optionalhook=True)  # the core plugin, which declares the hook, may be disabled (-p no:torchkata)
 def pytest_torchkata_hypothesis_profile(config):
     return "verify" if config.option.torchkata_verify else None
 

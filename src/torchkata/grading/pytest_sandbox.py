@@ -39,7 +39,7 @@ def pytest_unconfigure(config):
     release_own_memory_limit()
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_torchkata_open_kata(config, spec, impl):
     from torchkata.grading.sandbox import WorkerKata
 
@@ -48,5 +48,6 @@ def pytest_torchkata_open_kata(config, spec, impl):
     return WorkerKata(spec, Path(impl), Layout(Path(config.rootpath)))
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_torchkata_hypothesis_profile(config):
     return "grade"
