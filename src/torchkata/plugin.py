@@ -31,6 +31,8 @@ DEVICES = ("cpu", "cuda")
 _PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
                phases=_PHASES)
+
+
 def _register_profiles():
     """Register torchkata's hypothesis profiles. Called only in a torchkata rootdir: hypothesis has a
     `ci` profile of its own (loaded when CI is set), which other projects must keep."""
