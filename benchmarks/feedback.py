@@ -10,8 +10,9 @@ ratios measured together travel, absolute seconds do not):
   failure of a solution with one wrong function (the kata's first mutant, `-x`), and the whole
   suite on the reference (the learner's default `dev` profile);
 - `--verify`: `torchkata verify` (the heart of `make check`) serial and with `-n auto`;
-- `--grade N`: grading a take-home of the first N katas filled with the references (sandboxed),
-  against one in-process run of the same suites;
+- `--grade N`: grading a take-home of the first N katas filled with the references, left as
+  stubs, and broken (sandboxed; see benchmarks/grade_takehome.py), a batch of the three, and an
+  empty folder refused, beside one in-process run of the same suites;
 - with KATAS_MNIST_ROOT set: the MNIST reference's training time and accuracy.
 
 A script, not a test: nothing here is asserted.
@@ -101,16 +102,16 @@ def verify_rows(base: float) -> list[str]:
 
 
 def grade_rows(katas: list[str], base: float) -> list[str]:
-    sandboxed, proc = timed([PY, str(PROJECT / "benchmarks" / "grade_takehome.py"), *katas], timeout=3600)
-    summary = proc.stdout.strip().splitlines()[0] if proc.stdout.strip() else proc.stderr.strip()[-200:]
+    sandboxed, proc = timed([PY, str(PROJECT / "benchmarks" / "grade_takehome.py"), *katas, "--batch"],
+                            timeout=3600)
+    lines = [line for line in proc.stdout.splitlines() if line.strip()] or [proc.stderr.strip()[-300:]]
     in_process, _ = timed(PYTEST + [*(f"reference/{k}" for k in katas), "--hypothesis-profile", "grade"])
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "empty").mkdir()
-        refuse, _ = timed([PY, "-m", "torchkata", "grade", str(Path(tmp) / "empty"), "--out", str(Path(tmp) / "o")])
-    return [f"- a {len(katas)}-kata take-home of the references ({', '.join(katas)}), graded sandboxed: "
-            f"{sandboxed:.0f} s wall ({summary}); the same suites in process, `grade` profile: {in_process:.0f} s; "
-            f"ratio {sandboxed / in_process:.2f}×; floor {base:.1f} s.",
-            f"- an empty folder refused in {refuse:.1f} s ({refuse / base:.2f}× the floor)."]
+    reference = next((line for line in lines if line.startswith("reference:")), "")
+    seconds = re.search(r"in ([0-9.]+) s wall", reference)
+    ratio = f"; ratio to one in-process run of the same suites ({in_process:.0f} s, `grade` profile): " \
+            f"{float(seconds.group(1)) / in_process:.2f}×" if seconds else ""
+    return [f"`benchmarks/grade_takehome.py {' '.join(katas)} --batch` ({sandboxed:.0f} s in all; floor "
+            f"{base:.1f} s{ratio}):", "", "```", *lines, "```"]
 
 
 def mnist_rows() -> list[str]:
