@@ -98,10 +98,31 @@ def test_vjp_matches_torch_for_outputs_of_any_shape(kata, device, case):
 
 
 @given(case=helper_case("hvp", names=sorted(d03.SCALAR_FUNCTIONS)))
+# H v is linear in v and v may have any magnitude: a large v shows a finite-difference hvp,
+# whose step grows with |v| (exact double backward has no step).
+@example(case=("sum_of_sines", torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64),
+               torch.tensor([1e4, -3e3, 5e3], dtype=torch.float64)))
 def test_hvp_matches_torch(kata, device, case):
     f, x, v = case
     x, v, report = _run_helper(kata, device, "hvp", f, x, v)
     assert_close(report["result"], _expected_helper("hvp", f, x, v), what=_what("hvp", f, v),
+                 inputs=_inputs(x, v))
+
+
+# Separable f: H is diagonal, so H v is one product per element, exact to a few float32 ulps
+# for any correct double backward; no cancellation, so float32's default tolerances hold.
+SEPARABLE = ["sum_of_sines", "sum_of_squares", "weighted_sum_of_cubes"]
+
+
+@given(case=helper_case("hvp", dtype=torch.float32, names=SEPARABLE))
+@example(case=("sum_of_squares", torch.tensor([9.5, -7.25, 3.0]), torch.tensor([0.5, -1.0, 2.0])))
+def test_hvp_keeps_float32_precision(kata, device, case):
+    # The README: results are compared with assert_close's default tolerances for your dtype.
+    # A finite-difference hvp (g(x + h v) - g(x - h v)) / 2h loses ~eps / h of float32's
+    # precision to rounding whatever h is; double backward (create_graph=True) loses none.
+    f, x, v = case
+    x, v, report = _run_helper(kata, device, "hvp", f, x, v)
+    assert_close(report["result"], _expected_helper("hvp", f, x, v), what=_what("hvp", f, v) + " for float32 x",
                  inputs=_inputs(x, v))
 
 

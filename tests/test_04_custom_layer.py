@@ -180,6 +180,25 @@ def test_custom_linear_loads_an_nn_linear_state_dict_with_same_outputs(kata, dev
                  inputs={"x": x})
 
 
+@pytest.mark.parametrize("in_features,out_features", [(0, 3), (3, 0), (0, 0)])
+def test_custom_linear_with_zero_features_behaves_like_nn_linear(kata, device, in_features, out_features):
+    # The catalog: a drop-in nn.Linear. nn.Linear(0, out) builds (its bias bound 1/sqrt(fan_in)
+    # is guarded to 0 when fan_in == 0) and maps x[..., 0] to its bias; nn.Linear(in, 0) maps x
+    # to an empty [..., 0]. A layer dividing by sqrt(in_features) unguarded cannot be built.
+    x = torch.linspace(-1.0, 1.0, 2 * in_features, dtype=torch.float64).reshape(2, in_features).to(device)
+    got = kata.run(d04.linear_state_dict_and_output, x, in_features, out_features, seed=0)
+    ref = nn.Linear(in_features, out_features).to(device=device, dtype=x.dtype)
+    try:
+        ref.load_state_dict(got["state"])
+    except RuntimeError as err:
+        raise AssertionError(f"nn.Linear({in_features}, {out_features}).load_state_dict(CustomLinear(...).state_dict()) "
+                             f"failed:\n{err}") from None
+    with torch.no_grad():
+        want = ref(x)
+    assert_close(got["out"], want, what=f"CustomLinear({in_features}, {out_features})(x) vs nn.Linear with its state_dict",
+                 inputs={"x": x})
+
+
 # ---------------------------------------------------------------- CustomLinear: initialisation
 
 # Each check below compares n draws with U(-1/sqrt(in_features), 1/sqrt(in_features)), the
