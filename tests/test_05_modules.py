@@ -7,6 +7,8 @@ counts, captured tensors and the hook tables before and after. Values are checke
 the textbook composition of those Linear layers evaluated in float64; float32 runs check that
 dtype and device are kept, with a tolerance for a few layers of float32 rounding.
 """
+import numbers
+
 import pytest
 import torch
 from hypothesis import example, given, settings
@@ -177,6 +179,22 @@ def test_residual_mlp_has_two_biased_linears_per_block(kata, config):
     n = depth * (2 * dim * hidden + hidden + dim)
     expect(got["numel"] == n, f"ResidualMLP({dim}, {hidden}, {depth}) has {got['numel']} parameter scalars; "
                               f"its blocks alone account for {n}, and there is nothing else")
+
+
+@DISCRETE
+@given(config=residual_config(distinct=True))
+@example(config=(3, 8, 2))
+def test_residual_mlp_registers_each_blocks_linears_in_the_order_applied(kata, config):
+    # The contract: each block's two Linears are registered in the order they are applied, so
+    # modules() (and state_dict) run fc1, fc2 of block 0, then of block 1, ... (not all the
+    # first Linears, then all the second ones). hidden != dim tells the two apart by shape.
+    dim, hidden, depth = config
+    got = kata.run(d05.residual_structure, dim, hidden, depth)
+    want = [(hidden, dim), (dim, hidden)] * depth
+    expect(got["linear_shapes"] == want,
+           f"ResidualMLP(dim={dim}, hidden={hidden}, depth={depth}): the Linear weights in model.modules() order "
+           f"must be {want} (block by block, each Linear(dim, hidden) then Linear(hidden, dim), as applied); "
+           f"got {got['linear_shapes']}")
 
 
 @given(data=residual_inputs(), seed=tks.seeds())
@@ -351,6 +369,21 @@ def test_count_parameters_decides_trainable_per_parameter_not_per_module(kata, d
     expect(got == want, f"count_parameters(nn.Sequential(nn.Linear({d}, {out}), nn.ReLU(), nn.Linear({out}, {d}))) "
                         f"with the weight of Linear i frozen where {frozen} (biases trainable): got {got!r}, "
                         f"expected {want} (requires_grad is a property of each parameter, not of its module)")
+
+
+@DISCRETE
+@pytest.mark.parametrize("trainable_only", [True, False])
+@given(d=st.integers(1, 6), out=st.integers(1, 6), frozen=st.lists(st.booleans(), min_size=2, max_size=2))
+@example(d=3, out=4, frozen=[False, False])
+@example(d=2, out=1, frozen=[True, False])
+def test_count_parameters_counts_parameters_of_any_rank_as_an_int(kata, trainable_only, d, out, frozen):
+    # Any nn.Module: a Conv2d weight has 4 dims, a learnable temperature none; "-> int".
+    got = kata.run(d05.count, "conv", [d, out], frozen, trainable_only)
+    want = sum(n for n, f in ((out * d * 2 * 3 + out, frozen[0]), (1, frozen[1])) if not (trainable_only and f))
+    expect(isinstance(got, numbers.Integral) and not isinstance(got, bool) and got == want,
+           f"count_parameters(model, trainable_only={trainable_only}) on a module holding conv = nn.Conv2d({d}, {out}, "
+           f"(2, 3)) (weight {out}x{d}x2x3) and temperature = nn.Parameter(torch.tensor(1.0)) (0-d), frozen {frozen}: "
+           f"got {got!r} ({type(got).__name__}), expected the int {want} (p.numel() scalars per parameter)")
 
 
 # --------------------------------------------------------------------- capture_activations

@@ -227,17 +227,25 @@ def test_pooling_accepts_an_empty_batch(kata, device, name):
                  inputs={"x": x})
 
 
-def test_conv2d_rejects_mismatched_channels(kata, device):
-    x = torch.zeros(1, 3, 5, 5, dtype=torch.float64, device=device)
-    w = torch.zeros(4, 2, 3, 3, dtype=torch.float64, device=device)  # expects 2 * groups = 2 channels
+# (C, weight shape, groups, the rule broken): channel counts that don't fit, as F.conv2d rejects them.
+MISFITS = [
+    (3, (4, 2, 3, 3), 1, "C must equal weight.shape[1] * groups"),
+    (4, (3, 2, 3, 3), 2, "O = weight.shape[0] must be divisible by groups (each group gets O // groups filters)"),
+]
+
+
+@pytest.mark.parametrize("c, w_shape, groups, rule", MISFITS, ids=["C", "O"])
+def test_conv2d_rejects_mismatched_channels(kata, device, c, w_shape, groups, rule):
+    x = torch.zeros(1, c, 5, 5, dtype=torch.float64, device=device)
+    w = torch.zeros(w_shape, dtype=torch.float64, device=device)
     try:
-        kata.call("conv2d", x, w)
+        kata.call("conv2d", x, w, groups=groups)
     except (NotImplementedError, ForbiddenCallableError):
         raise
     except (ValueError, RuntimeError):
         return  # a ValueError of its own, or torch's RuntimeError from a shape mismatch
-    raise AssertionError("conv2d accepted x with 3 channels and weight (4, 2, 3, 3) with groups=1: "
-                         "C must equal weight.shape[1] * groups; raise ValueError")
+    raise AssertionError(f"conv2d accepted x with {c} channels and weight {w_shape} with groups={groups}: "
+                         f"{rule}; raise ValueError")
 
 
 # ----------------------------------------------------------------------------------- conv1d
@@ -289,6 +297,9 @@ def test_max_pool2d_matches_torch(kata, device, case):
 @given(case=pool_cases(dtype=tks.float_dtypes(), min_value=-10, max_value=-1, min_padding=1),
        scale=st.sampled_from([1.0, 1e5, 1e30]))
 @example(case=(torch.full((1, 1, 2, 2), -1e5), dict(kernel_size=2, stride=1, padding=1)), scale=1.0)
+# float64 reaches far below float32's range: a sentinel such as finfo(float32).min (-3.4e38) wins there.
+@example(case=(torch.full((1, 1, 2, 2), -1e300, dtype=torch.float64), dict(kernel_size=2, stride=1, padding=1)),
+         scale=1.0)
 def test_max_pool2d_padding_never_wins_over_negative_values(kata, device, case, scale):
     # Any finite value, however negative, beats the padding: a finite sentinel (-1e4, -1e9) does not.
     x, params = case
@@ -309,6 +320,30 @@ def test_max_pool2d_gradients_match_torch(kata, device, case, seed):
     _, (exp,) = torch_grad(F.max_pool2d, x, grad_output=go, **params)
     _, (got,) = kata.grad("max_pool2d", x, grad_output=go, **params)
     assert_close(got, exp, what="d loss / d x of max_pool2d", inputs={"x": x, **params})
+
+
+@given(case=pool_cases(min_padding=1), seed=tks.seeds(), scale=st.sampled_from([1.0, 1e20]))
+# A corner window holding one real element (kernel 2, padding 1) whose value is the minimum:
+# padding is -inf, so that element is the window's only maximum and gets the whole gradient.
+# A finite sentinel such as min(x) - 1 rounds to min(x) at 1e20 and ties it.
+@example(case=(torch.zeros(1, 1, 2, 2, dtype=torch.float64), dict(kernel_size=2, stride=2, padding=1)), seed=0,
+         scale=1e20)
+def test_max_pool2d_gradient_ignores_the_padding_at_any_magnitude(kata, device, case, seed, scale):
+    x, params = case
+    # Distinct values (one maximum per window), the smallest moved to the top-left corner, where
+    # a window may hold it alone next to padding; times SCALE (still distinct: they are
+    # integers far apart relative to float64's precision).
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.randperm(x.numel(), generator=g).to(torch.float64) - x.numel() / 2).reshape(x.shape)
+    first, low = x.view(-1)[0].item(), x.min().item()
+    x[x == low], x.view(-1)[0] = first, low
+    x = (x * scale).to(device)
+    out = F.max_pool2d(x, **params)
+    go = upstream(out.shape, torch.float64, device, seed)
+    _, (exp,) = torch_grad(F.max_pool2d, x, grad_output=go, **params)
+    _, (got,) = kata.grad("max_pool2d", x, grad_output=go, **params)
+    assert_close(got, exp, what="d loss / d x of max_pool2d with padding (padding is -inf: it never ties a value)",
+                 inputs={"x": x, **params})
 
 
 @given(case=pool_cases(dtype=tks.float_dtypes()))

@@ -114,6 +114,18 @@ class Scaled(nn.Module):
         return self.gain * self.fc(x) + self.offset
 
 
+class ConvWithTemperature(nn.Module):
+    """conv = Conv2d(d, out, (2, 3)) (a 4-d weight) and temperature, a 0-d parameter of its own."""
+
+    def __init__(self, d, out):
+        super().__init__()
+        self.conv = nn.Conv2d(d, out, (2, 3))
+        self.temperature = nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, x):
+        return self.conv(x) / self.temperature
+
+
 def _count_model(scenario, sizes, frozen):
     """The model for a count_parameters scenario (plain torch).
 
@@ -127,6 +139,8 @@ def _count_model(scenario, sizes, frozen):
                buffer); frozen[0] freezes the Linear, frozen[1] the model's own gain.
     bias_only: Linear(sizes[0], sizes[1]), ReLU, Linear(sizes[1], sizes[0]); frozen[i] freezes the
                weight of Linear i only (its bias stays trainable, as in bias-only fine-tuning).
+    conv:      ConvWithTemperature(sizes[0], sizes[1]): parameters of 4, 1 and 0 dims; frozen[0]
+               freezes the conv, frozen[1] the temperature.
     """
     if scenario == "mlp":
         layers = []
@@ -150,6 +164,9 @@ def _count_model(scenario, sizes, frozen):
     elif scenario == "bias_only":
         model = nn.Sequential(nn.Linear(sizes[0], sizes[1]), nn.ReLU(), nn.Linear(sizes[1], sizes[0]))
         groups = [model[0].weight, model[2].weight]
+    elif scenario == "conv":
+        model = ConvWithTemperature(sizes[0], sizes[1])
+        groups = [model.conv, model.temperature]
     else:
         raise ValueError(scenario)
     for group, freeze in zip(groups, frozen):
