@@ -349,6 +349,29 @@ def test_sampler_makes_every_class_equally_likely(kata, device, labels, seed):
 
 
 @given(labels=class_labels(min_classes=2), seed=tks.seeds())
+@example(labels=torch.tensor([0, 0, 0, 1]), seed=0)
+@example(labels=torch.tensor([5] * 29 + [2]), seed=1)
+def test_sampler_is_balanced_when_num_samples_is_at_most_n(kata, device, labels, seed):
+    # num_samples = N (one epoch's worth, the usual choice): the draws are still with replacement,
+    # so the classes stay equally likely (a permutation of 0..N-1 would keep the data's imbalance).
+    # Passes over one sampler are independent draws: M >= 4000 draws in all, and as above
+    # P(|freq - 1/K| >= 0.06) <= 2 exp(-2 M 0.06^2) = 6e-13 per class, < 2e-10 over a whole run.
+    n = len(labels)
+    passes = -(-4000 // n)
+    out = kata.run(d12.sampler_passes, labels.to(device), n, seed, passes)
+    expect(all(len(p) == n for p in out), f"each pass yielded {sorted({len(p) for p in out})} indices, expected {n}")
+    drawn = labels[torch.tensor([i for p in out for i in p], dtype=torch.int64)]
+    classes = labels.unique()
+    freq = {int(c): round(float((drawn == c).double().mean()), 3) for c in classes}
+    counts = {int(c): int((labels == c).sum()) for c in classes}
+    target = 1.0 / len(classes)
+    expect(all(abs(f - target) < 0.06 for f in freq.values()),
+           f"ClassBalancedSampler(labels, num_samples=N={n}): class frequencies over {passes} passes {freq}, "
+           f"expected about {target:.3f} each (class sizes {counts}): draw with replacement whatever "
+           "num_samples is")
+
+
+@given(labels=class_labels(min_classes=2), seed=tks.seeds())
 @example(labels=torch.tensor([0, 1]), seed=0)
 @example(labels=torch.tensor([3] * 20 + [5] * 2 + [8]), seed=1)
 def test_sampler_draws_the_class_of_each_index_independently(kata, device, labels, seed):

@@ -449,6 +449,45 @@ def test_fit_restores_the_best_epochs_weights_when_stopping_early(kata, device, 
 
 
 @FEW
+@given(seed=tks.seeds(), sizes=any_sizes(max_batches=2),
+       script=st.lists(st.sampled_from(VAL_VALUES), min_size=2, max_size=4), extra=st.integers(0, 2), lr=LRS)
+@example(seed=0, sizes=[2], script=[1.0, 0.5, 1.5], extra=0, lr=0.3)  # epochs run out 1 epoch after the best
+def test_fit_loads_the_best_weights_when_the_epochs_run_out_before_patience(kata, device, seed, sizes, script,
+                                                                            extra, lr):
+    # The contract: when patience is set, fit loads the best epoch's weights before returning,
+    # whether it stopped early or ran every epoch (patience >= epochs here: it never stops).
+    patience = len(script) + extra
+    weight, bias, train, val = make_data(seed, sizes, [3])
+    out = kata.run(d13.fit, weight, bias, train, val, device, len(script), lr, patience=patience,
+                   val_script=list(script))
+    expect(len(out["records"]) == len(script),
+           f"fit stopped after {len(out['records'])} of {len(script)} epochs with val losses {script} and "
+           f"patience={patience}")
+    best = script.index(min(script))
+    steps, _ = sgd_steps(weight, bias, train, lr, epochs=best + 1)
+    for name, a, e in zip(("weight", "bias"), out["params"], steps[-1]["params"]):
+        assert_close(a.cpu(), e, what=f"model {name} after fit ran all {len(script)} epochs: val losses {script}, "
+                                      f"patience={patience}, so the weights after epoch {best} (the best) must "
+                                      "be loaded back before returning, even without an early stop")
+
+
+@FEW
+@given(seed=tks.seeds(), sizes=any_sizes(max_batches=2),
+       script=st.lists(st.sampled_from(VAL_VALUES), min_size=2, max_size=4), lr=LRS)
+@example(seed=0, sizes=[2], script=[0.5, 1.0, 1.5], lr=0.3)  # the first epoch is the best
+def test_fit_without_patience_keeps_the_last_epochs_weights(kata, device, seed, sizes, script, lr):
+    # Loading the best epoch's weights is part of early stopping (patience set); without it the
+    # model is left as the last epoch trained it, whatever the validation losses were.
+    weight, bias, train, val = make_data(seed, sizes, [3])
+    out = kata.run(d13.fit, weight, bias, train, val, device, len(script), lr, val_script=list(script))
+    steps, _ = sgd_steps(weight, bias, train, lr, epochs=len(script))
+    for name, a, e in zip(("weight", "bias"), out["params"], steps[-1]["params"]):
+        assert_close(a.cpu(), e, what=f"model {name} after fit without patience (val losses {script}): the "
+                                      f"weights after the last of {len(script)} epochs (load the best epoch's "
+                                      "weights only when patience is set)")
+
+
+@FEW
 @given(seed=tks.seeds(), sizes=any_sizes(max_batches=2), script=stopping_scripts(),
        gamma=st.floats(min_value=0.1, max_value=0.9))
 def test_fit_steps_the_scheduler_on_every_epoch_when_stopping_early(kata, device, seed, sizes, script, gamma):

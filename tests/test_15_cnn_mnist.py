@@ -43,6 +43,21 @@ def test_mnist_cnn_maps_images_to_logits_of_shape_n_by_num_classes(kata, device,
     expect(bool(torch.isfinite(out).all()), "MnistCNN returned inf or nan logits for images in [0, 1]")
 
 
+@pytest.mark.parametrize("value", [0.0, 1.0, 0.5], ids=["blank", "saturated", "grey"])
+def test_mnist_cnn_logits_are_finite_for_constant_images(kata, device, value):
+    # A blank (all 0) or saturated (all 1) image is a legal input in [0, 1]: a normalisation by
+    # the image's own spread must guard against a spread of 0. One random image rides along.
+    x = torch.cat([torch.full((2, 1, 28, 28), value),
+                   torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(0))]).to(device)
+    out = kata.run(drivers.forward, x, None)
+    expect(isinstance(out, torch.Tensor) and tuple(out.shape) == (3, 10),
+           f"MnistCNN()(x) for x of shape (3, 1, 28, 28) returned shape {tuple(getattr(out, 'shape', ()))}")
+    expect(bool(torch.isfinite(out).all()),
+           f"MnistCNN returned inf or nan logits for images whose pixels are all {value} (rows: "
+           f"{torch.isfinite(out).all(dim=1).tolist()} finite): normalise without dividing by a spread that "
+           "can be 0")
+
+
 def test_mnist_cnn_has_fewer_than_500k_parameters(kata):
     info = kata.run(drivers.parameter_count)
     expect(info["is_module"], "MnistCNN() must be an nn.Module")
