@@ -322,6 +322,46 @@ def test_different_generator_seeds_give_different_shuffles(kata, device):
                             "torch.Generator().manual_seed(seed) generators: draw every shuffle from `generator`")
 
 
+def test_generator_none_shuffles_with_the_global_rng(kata, device):
+    # The contract: generator=None shuffles with torch's global RNG. So the same global seed
+    # gives the same run, and different global seeds give different shuffles (a solution that
+    # falls back on a fresh torch.Generator() or re-seeds the global RNG itself gives every
+    # seed one run). Three samples, batch_size=1, two epochs: 36 possible runs; under uniform
+    # reshuffling 12 seeds all land on one run with probability 36 * 36**-12 < 1e-16.
+    X = torch.tensor([[0.9], [-0.4], [0.2]], dtype=F64)
+    y = torch.tensor([0.5, 1.3, -0.7], dtype=F64)
+    lr, epochs = 0.15, 2
+    runs, _ = _all_runs(X, y, lr, epochs, 1)
+    got = kata.run(d09.fit_unseeded_under_global_seeds, X.to(device), y.to(device), lr, epochs, 1,
+                   [0, 0] + list(range(1, 12)))
+    same = torch.equal(got[0]["w"], got[1]["w"]) and got[0]["history"] == got[1]["history"]
+    expect(same, "fit_gradient_descent(batch_size=1, generator=None) gave two different runs after the same "
+                 "torch.manual_seed(0): with generator=None, shuffle with torch's global RNG")
+    chosen = {_closest((run["w"], run["b"], run["history"]), runs) for run in got}
+    expect(len(chosen) > 1, "fit_gradient_descent(batch_size=1, generator=None) gave the same run after 12 "
+                            "different torch.manual_seed(s): with generator=None, draw the shuffles from "
+                            "torch's global RNG (not a fresh or re-seeded generator)")
+
+
+def test_successive_calls_continue_the_same_generator(kata, device):
+    # `generator` is the caller's: shuffling with it advances it, so a second call with the
+    # same generator object draws new orders (as torch.randperm(n, generator=g) does). A
+    # solution that shuffles with a private copy made from g.initial_seed() repeats the first
+    # call. Three samples, batch_size=1, two epochs: 36 possible runs; under uniform
+    # reshuffling both calls coincide for all 8 seeds with probability 36**-8 < 1e-12.
+    X = torch.tensor([[0.9], [-0.4], [0.2]], dtype=F64)
+    y = torch.tensor([0.5, 1.3, -0.7], dtype=F64)
+    lr, epochs = 0.15, 2
+    runs, _ = _all_runs(X, y, lr, epochs, 1)
+    differ = False
+    for seed in range(8):
+        first, second = kata.run(d09.fit_twice_with_one_generator, X.to(device), y.to(device), lr, epochs, 1, seed)
+        differ = differ or (_closest((first["w"], first["b"], first["history"]), runs)
+                            != _closest((second["w"], second["b"], second["history"]), runs))
+    expect(differ, "two successive fit_gradient_descent(batch_size=1) calls sharing one torch.Generator gave "
+                   "the same run for 8 seeds: shuffle with the caller's generator itself, so that it advances")
+
+
 @given(nd=st.tuples(st.integers(4, 8), st.integers(1, 3)), batch_size=st.integers(1, 3), epochs=st.integers(1, 3),
        seed=tks.seeds(), data=st.data())
 def test_same_generator_seed_gives_the_same_fit_whatever_the_global_rng(kata, device, nd, batch_size, epochs,

@@ -377,3 +377,37 @@ def test_rosenbrock_from_the_classic_start_descends_like_torch(kata, device, run
                              f"torch.optim.{name} reaches {float(want['losses'][-1]):.4g}")
     assert_close(got["points"], want["points"], what=f"{name}: (x, y) before each of 100 Rosenbrock steps "
                                                      "and after the last", inputs=inputs)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(problem=problems(), data=st.data())
+def test_step_updates_each_parameter_in_place_keeping_its_layout(kata, device, name, problem, data):
+    # The contract: each parameter is updated in place, keeping its layout. Code that holds the
+    # parameter's memory (a view, a tied weight, a flat parameter buffer) must see the update;
+    # `p.data = p.data - lr * g` rebinds p to a new, contiguous tensor instead.
+    momentum = st.floats(min_value=0.1, max_value=0.95) if name in ("SGD", "RMSprop") else None
+    kwargs = data.draw(hyper(name, momentum=momentum), label="kwargs")
+    groups, grads = _to(device, *problem)
+    got = kata.run(d10.in_place_run, name, groups, grads, kwargs)
+    inputs = _inputs(name, kwargs, groups, grads)
+    for t, (params, aliases, strides) in enumerate(zip(got["params"], got["aliases"], got["strides"])):
+        for i, (p, alias, stride) in enumerate(zip(params, aliases, strides)):
+            expect(stride == got["initial_strides"][i],
+                   f"{name}: parameter {i} has strides {tuple(stride)} after step {t + 1}, "
+                   f"{tuple(got['initial_strides'][i])} before: update it in place (p.add_, p.mul_, ...)")
+            assert_close(alias, p, rtol=0, atol=0,
+                         what=f"{name}: parameter {i}'s original memory after step {t + 1} vs the parameter "
+                              "(the update must be made in place, not by rebinding p.data)", inputs=inputs)
+
+
+@pytest.mark.parametrize("name", ("Adam", "AdamW", "RMSprop"))
+@given(problem=problems(), exponent=st.integers(min_value=-9, max_value=-3))
+@example(problem=([{"params": [torch.tensor([0.5, -0.25], dtype=torch.float64)]}],
+                  [[torch.tensor([1.0, -0.3], dtype=torch.float64)]] * 2), exponent=-6)
+def test_defaults_match_torch_for_tiny_gradients(kata, device, name, problem, exponent):
+    # Adam, AdamW and RMSprop are (nearly) invariant to the gradient's scale, except through
+    # eps: with gradients of size 1e-9 .. 1e-3 the default eps (1e-8) is what decides the step.
+    # Only the required arguments, so every other hyperparameter takes the catalog's default.
+    groups, grads = problem
+    grads = [[g * 10.0 ** exponent for g in step] for step in grads]
+    _run_and_compare(kata, device, name, groups, grads, DEFAULT_KWARGS[name])

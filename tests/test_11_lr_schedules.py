@@ -316,3 +316,40 @@ def test_reduce_on_plateau_multiplies_the_current_lr_after_outside_changes(kata,
     for t, (got_t, want_t) in enumerate(zip(got, want)):
         _assert_lrs(got_t, want_t, scale=max(lrs),
                     what=f"group lrs after step(metrics[{t}]) (vs torch ReduceLROnPlateau)", inputs=inputs)
+
+
+@given(lr=base_lrs, factor=st.floats(0.05, 0.2), patience=st.integers(0, 2))
+@example(lr=1e-4, factor=0.1, patience=0)
+def test_reduce_on_plateau_applies_every_reduction_however_small_the_lr(kata, lr, factor, patience):
+    # The contract applies every reduction (torch's eps=0): even when the lr is already tiny,
+    # lr becomes lr * factor (min_lr = 0). A constant metric reduces at steps patience+1,
+    # 2*(patience+1), ...; 16 reductions by at most 0.2 take any lr here below 10 * 0.2**16
+    # < 1e-10, where torch's default eps=1e-8 would have stopped reducing. Compared
+    # relatively only (atol 0): the lrs get tiny.
+    reductions = 16
+    n = reductions * (patience + 1) + 1
+    got = kata.run(d11.plateau_run, [lr], [1.0] * n, {"factor": factor, "patience": patience})
+    want = [[lr * factor ** ((t - 1) // (patience + 1))] for t in range(1, n + 1)]
+    _assert_lrs(got, want, scale=0.0, what=f"lr after each step(1.0) with patience={patience}, factor={factor}, "
+                                            "min_lr=0 (every reduction applied, however small)",
+                inputs={"lr": lr, "metrics": [1.0] * n})
+
+
+@given(lrs=st.lists(base_lrs, min_size=1, max_size=2), new_lr=base_lrs, kwargs=plateau_kwargs,
+       min_lr_fraction=st.sampled_from([0.0, 0.3]), data=st.data())
+def test_reduce_on_plateau_reduces_a_param_group_added_after_construction(kata, lrs, new_lr, kwargs,
+                                                                          min_lr_fraction, data):
+    # "every group's lr": the optimizer's groups at the time of the reduction, including one
+    # added with add_param_group after the scheduler was built (torch's ReduceLROnPlateau with a
+    # single min_lr does the same). Constant metrics after it make sure reductions follow.
+    kwargs = {**kwargs, "min_lr": min_lr_fraction * min(lrs + [new_lr])}
+    metrics = data.draw(metric_sequences(kwargs["threshold"], min_size=2, max_size=8), label="metrics")
+    at = data.draw(st.integers(0, len(metrics) - 1), label="group added before step")
+    metrics = metrics + [metrics[-1]] * (kwargs["patience"] + 2)
+    got = kata.run(d11.plateau_run, lrs, metrics, kwargs, added_group=(at, new_lr))
+    want = d11.plateau_run(TORCH, lrs, metrics, kwargs, added_group=(at, new_lr))
+    inputs = {"group lrs": lrs, "kwargs": kwargs, "metrics": metrics, f"group added before step {at}, lr": new_lr}
+    expect(len(got) == len(want), f"recorded {len(got)} steps, expected {len(want)}")
+    for t, (got_t, want_t) in enumerate(zip(got, want)):
+        _assert_lrs(got_t, want_t, scale=max(lrs + [new_lr]),
+                    what=f"group lrs after step(metrics[{t}]) (vs torch ReduceLROnPlateau)", inputs=inputs)

@@ -28,3 +28,21 @@ def fit_seeded_under_global_seeds(module, X, y, lr, epochs, batch_size, seed, gl
             torch.manual_seed(global_seed)
             runs.append(fit_seeded(module, X, y, lr, epochs, batch_size, seed))
     return runs
+
+
+def fit_unseeded_under_global_seeds(module, X, y, lr, epochs, batch_size, global_seeds):
+    """One fit_gradient_descent run with generator=None per entry of GLOBAL_SEEDS, with torch's
+    global RNG set to it first (and restored afterwards): a list of results."""
+    runs = []
+    with torch.random.fork_rng(devices=[]):
+        for global_seed in global_seeds:
+            torch.manual_seed(global_seed)
+            runs.append(_result(module.fit_gradient_descent(X, y, lr, epochs, batch_size)))
+    return runs
+
+
+def fit_twice_with_one_generator(module, X, y, lr, epochs, batch_size, seed):
+    """Two successive fit_gradient_descent calls sharing one torch.Generator().manual_seed(SEED):
+    a list of two results."""
+    generator = torch.Generator().manual_seed(seed)
+    return [_result(module.fit_gradient_descent(X, y, lr, epochs, batch_size, generator)) for _ in range(2)]

@@ -147,3 +147,21 @@ def rosenbrock(module, name, start, kwargs, steps):
     with torch.no_grad():
         losses = [(1 - q[0]) ** 2 + 100 * (q[1] - q[0] ** 2) ** 2 for q in points]
     return {"losses": torch.stack(losses), "points": torch.stack(points)}
+
+
+def in_place_run(module, name, groups, grads, kwargs):
+    """Like trajectory, but before the first step a second handle on every parameter's storage
+    is kept (p.detach(): same memory, no copy). Returns {'params': [[p per param] per step],
+    'aliases': [[the handle's values per param] per step], 'strides': [[p.stride() per param]
+    per step], 'initial_strides': [p.stride() per param]}: an update made in place shows in
+    the handle, one that rebinds p.data to a new tensor does not."""
+    opt, params = _build(module, name, groups, kwargs)
+    handles = [p.detach() for p in params]
+    out = {"params": [], "aliases": [], "strides": [], "initial_strides": [list(p.stride()) for p in params]}
+    for step_grads in grads:
+        _set_grads(params, step_grads)
+        opt.step()
+        out["params"].append(_snapshot(params))
+        out["aliases"].append([h.clone() for h in handles])
+        out["strides"].append([list(p.stride()) for p in params])
+    return out

@@ -35,15 +35,19 @@ def warmup_cosine_run(module, base_lrs, warmup_steps, total_steps, min_lr, n_ste
     return out
 
 
-def plateau_run(module, base_lrs, metrics, kwargs, lr_scales=None):
+def plateau_run(module, base_lrs, metrics, kwargs, lr_scales=None, added_group=None):
     """Build ReduceOnPlateau(opt, **KWARGS), call step(m) for each m in METRICS. LR_SCALES
     (optional, one number per metric): before step t every group's current lr is multiplied by
-    lr_scales[t], as the user or another scheduler may do. Returns the group lrs after each
-    step (a list of len(metrics) lists)."""
+    lr_scales[t], as the user or another scheduler may do. ADDED_GROUP (optional, (t, lr)):
+    before step t a new param group with that lr is added with opt.add_param_group (as when
+    layers are unfrozen mid-training). Returns the group lrs after each step (a list of
+    len(metrics) lists)."""
     opt = _optimizer(base_lrs)
     sched = module.ReduceOnPlateau(opt, **kwargs)
     out = []
     for t, m in enumerate(metrics):
+        if added_group is not None and t == added_group[0]:
+            opt.add_param_group({"params": [torch.zeros(1, requires_grad=True)], "lr": added_group[1]})
         if lr_scales is not None:
             for group in opt.param_groups:
                 group["lr"] *= lr_scales[t]
