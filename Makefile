@@ -25,8 +25,10 @@ lint: setup
 	$(PY) -m ruff check .
 
 # One kata against reference, stub and its mutants: make kata K=03_autograd
+# Part of it while iterating (pytest's -k over the labels and test names):
+#   make kata K=10_optimizers M="mutant12 and test_step"
 kata: setup
-	$(PY) -m pytest tests/test_$(K).py --torchkata-verify -q --tb=line -rN
+	$(PY) -m pytest tests/test_$(K).py --torchkata-verify -q --tb=line -rN $(if $(M),-k "$(M)")
 
 # Random seeds and many examples (TORCHKATA_FUZZ_EXAMPLES, default 400) over every suite and
 # every mutant: for finding what the derandomized ci/verify/grade profiles miss. Not in CI.

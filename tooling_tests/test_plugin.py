@@ -141,3 +141,24 @@ def test_verify_mode_passes_when_the_mutant_is_caught(mini_project):
         ''')
     result = run(mini_project, "tests", "--torchkata-verify", "--torchkata-device", "cpu", "--tb=no")
     result.stdout.fnmatch_lines(["*06_activations*1/1*1/1*1/1*"])
+
+
+def test_verify_mode_with_k_judges_only_what_ran(mini_project):
+    """`make kata K=… M=mutant2`: the deselected mutant is 'not run', not a survivor."""
+    mini_project.write("katas/06_activations/README.md", "# relu\n")
+    mini_project.write("tests/mutants/06_activations.toml", '''
+        [[mutant]]
+        mistake = "softmax over the wrong dim"
+        find = "x.clamp_min(0)"
+        replace = "x.clamp_min(0) + 0.0"
+
+        [[mutant]]
+        beyond = "a shifted relu"
+        find = "x.clamp_min(0)"
+        replace = "x.clamp_min(-1)"
+        ''')
+    result = run(mini_project, "tests", "--torchkata-verify", "--torchkata-device", "cpu", "--tb=no",
+                 "-k", "mutant2 or reference")
+    # (the mini project's kata defines one function of six: its static problems keep the verdict short)
+    result.stdout.fnmatch_lines(["*06_activations*1/1*0/0*1/1*", "*partial run (-k/-m): 1 mutants not run*"])
+    assert "mutants not caught" not in result.stdout.str()

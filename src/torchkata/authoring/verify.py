@@ -130,6 +130,9 @@ class VerifySession:
         self.katas: dict[str, KataResult] = {}
         self.mutants: dict[str, list[Mutant]] = {}
         self.caught: set[tuple[str, str]] = set()  # (kata, mutant label) failed at least once here
+        # -k / -m select part of the run (an author iterating on one mutant): the verdict then
+        # covers what ran, and says how much did not, instead of calling the rest survivors.
+        self.partial = bool(config.option.keyword or config.option.markexpr)
         for spec in load_catalog().values():
             if self.layout.suite_file(spec).is_file():
                 self.katas[spec.id] = KataResult(spec, problems=static_problems(self.layout, spec))
@@ -283,7 +286,15 @@ class VerifySession:
             if stub_pass:
                 problems.append("stub passes (the test checks nothing): " + ", ".join(stub_pass))
             caught, survivors = {False: 0, True: 0}, []
-            for mutant in self.mutants.get(kata_id, []):
+            mutants, notes = self.mutants.get(kata_id, []), []
+            if self.partial:
+                not_run = [m for m in mutants if m.root is not None and not by_impl.get(m.label)]
+                mutants = [m for m in mutants if m not in not_run]
+                if not ref_ran and "reference ran no test" in problems:
+                    problems.remove("reference ran no test")
+                if not_run:
+                    notes.append(f"partial run (-k/-m): {len(not_run)} mutants not run")
+            for mutant in mutants:
                 outcomes = list(by_impl.get(mutant.label, {}).values())
                 if mutant.root is not None and any(v == "failed" for v in outcomes):
                     caught[mutant.beyond] += 1
@@ -306,8 +317,9 @@ class VerifySession:
                 "alternative": f"{sum(v == 'passed' for v in alt.values())}/"
                                f"{sum(v != 'skipped' for v in alt.values())}" if alt else "-",
                 "stub_failed": f"{sum(v != 'passed' for v in stub_ran.values())}/{len(stub_ran)}",
-                "mutants": f"{caught[False]}/{sum(not m.beyond for m in self.mutants.get(kata_id, []))}",
-                "beyond": f"{caught[True]}/{sum(m.beyond for m in self.mutants.get(kata_id, []))}",
+                "mutants": f"{caught[False]}/{sum(not m.beyond for m in mutants)}",
+                "beyond": f"{caught[True]}/{sum(m.beyond for m in mutants)}",
+                "notes": notes,
                 "problems": problems,
                 "ok": not problems,
             })
@@ -323,12 +335,14 @@ class VerifySession:
         tr.write_line(header)
         tr.write_line("-" * len(header))
         for row in rows:
-            verdict = "ok" if row["ok"] else "SHORTFALL"
+            verdict = ("ok, partial" if row["notes"] else "ok") if row["ok"] else "SHORTFALL"
             tr.write_line(f"{row['kata']:<22} {row['tests']:>5} {','.join(row['devices']) or '-':<10} "
                           f"{row['reference']:>10} {row['alternative']:>7} {row['stub_failed']:>10} {row['mutants']:>8} {row['beyond']:>7}  {verdict}")
         for row in rows:
             for problem in row["problems"]:
                 tr.write_line(f"  {row['kata']}: {problem}", red=True)
+            for note in row.get("notes", []):
+                tr.write_line(f"  {row['kata']}: {note}", yellow=True)
         tr.write_line("(pytest's failed count above is the stubs and mutants failing, as they must; "
                       "this table is the verdict)")
 
