@@ -149,27 +149,58 @@ def test_helpers_keep_float32_and_device(kata, device, op, data):
                  inputs=_inputs(x, v), rtol=1e-4, atol=1e-4)
 
 
+CALLER_STATES = ("plain", "leaf", "leaf_with_grad")
+
+
+def _expect_caller_tensor_untouched(report, name, call):
+    """NAME ("x" or "v") came back with the requires_grad flag and .grad it had."""
+    __tracebackhide__ = True
+    rg_before, rg_after = report[f"{name}_requires_grad_before"], report[f"{name}_requires_grad_after"]
+    expect(rg_after == rg_before,
+           f"{call} changed {name}.requires_grad from {rg_before} to {rg_after}: work on a detached copy instead")
+    before, after = report[f"{name}_grad_before"], report[f"{name}_grad_after"]
+    expect(after is None if before is None else after is not None and torch.equal(after, before),
+           f"{call} wrote into {name}.grad (before: {before}, after: {after}): torch.autograd.grad returns "
+           "the gradients without accumulating into any .grad; .backward() accumulates into the .grad of "
+           f"every leaf it reaches, {name} included when it requires grad")
+
+
 @pytest.mark.parametrize("op", HELPERS)
 @given(data=st.data())
 def test_helpers_leave_x_and_v_untouched(kata, device, op, data):
-    # plain: x.requires_grad is False; leaf: True with x.grad None; leaf_with_grad: True with
-    # x.grad already holding 0.25 everywhere. Afterwards x must be exactly as it was.
-    # x_state is drawn rather than parametrized (3x fewer runs): 40 examples miss one of the
-    # three states with probability about 3 * (2/3)**40 < 1e-6.
-    x_state = data.draw(st.sampled_from(["plain", "leaf", "leaf_with_grad"]), label="x_state")
+    # plain: requires_grad False; leaf: True with .grad None; leaf_with_grad: True with .grad
+    # already holding 0.25 everywhere (the README: x and v come back exactly as they were,
+    # requires_grad and .grad included, and the result is the same whatever they held).
+    # The states are drawn rather than parametrized (9x fewer runs);
+    # test_helpers_ignore_grads_the_caller_already_holds pins the leaf_with_grad case.
+    x_state = data.draw(st.sampled_from(CALLER_STATES), label="x_state")
+    v_state = data.draw(st.sampled_from(CALLER_STATES), label="v_state") if op != "grad_of" else "plain"
     f, x, v = data.draw(helper_case(op), label="case")
-    x, v, report = _run_helper(kata, device, op, f, x, v, x_state=x_state)
+    x, v, report = _run_helper(kata, device, op, f, x, v, x_state=x_state, v_state=v_state)
     call = _what(op, f, v)
-    expect(report["x_requires_grad_after"] == report["x_requires_grad_before"],
-           f"{call} changed x.requires_grad from {report['x_requires_grad_before']} to "
-           f"{report['x_requires_grad_after']}: work on a detached copy of x instead")
-    before, after = report["x_grad_before"], report["x_grad_after"]
-    expect(after is None if before is None else after is not None and torch.equal(after, before),
-           f"{call} wrote into x.grad (before: {before}, after: {after}): "
-           "torch.autograd.grad returns the gradient without accumulating into .grad, .backward() does not")
+    _expect_caller_tensor_untouched(report, "x", call)
     assert_close(report["x_after"], x, what=f"x after {call}", inputs=_inputs(x, v))
     if v is not None:
+        _expect_caller_tensor_untouched(report, "v", call)
         assert_close(report["v_after"], v, what=f"v after {call}", inputs=_inputs(x, v))
+    assert_close(report["result"], _expected_helper(op, f, x, v),
+                 what=f"{call} for x {x_state}" + ("" if v is None else f", v {v_state}"), inputs=_inputs(x, v))
+
+
+@pytest.mark.parametrize("op", HELPERS)
+def test_helpers_ignore_grads_the_caller_already_holds(kata, device, op):
+    # x and v are leaves whose .grad already holds 0.25s: the result is the same as for plain
+    # tensors (nothing of the old .grad added in) and both .grad come back as they were.
+    f = "sine" if op == "vjp" else "squared_norm_squared"
+    x = torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=torch.float64)
+    v = None if op == "grad_of" else torch.tensor([[0.5, 1.0], [-1.0, 2.0]], dtype=torch.float64)
+    x, v, report = _run_helper(kata, device, op, f, x, v, x_state="leaf_with_grad", v_state="leaf_with_grad")
+    call = _what(op, f, v)
+    assert_close(report["result"], _expected_helper(op, f, x, v),
+                 what=f"{call} for leaves whose .grad already holds 0.25", inputs=_inputs(x, v))
+    _expect_caller_tensor_untouched(report, "x", call)
+    if v is not None:
+        _expect_caller_tensor_untouched(report, "v", call)
 
 
 @structural
@@ -196,6 +227,11 @@ def test_helpers_work_inside_no_grad(kata, device, op, data):
     # f's graph: torch.enable_grad() inside the helper does it.
     f, x, v = data.draw(helper_case(op), label="case")
     x, v, report = _run_helper(kata, device, op, f, x, v, no_grad=True)
+    # with torch.enable_grad(): restores the caller's grad mode on the way out;
+    # torch.set_grad_enabled(True) as a statement leaves the caller's no_grad block recording graphs.
+    expect(not report["grad_enabled_after"],
+           f"{_what(op, f, v)} called inside torch.no_grad() left grad mode switched on for the rest of "
+           "the caller's block: use `with torch.enable_grad():`, which restores the caller's mode")
     assert_close(report["result"], _expected_helper(op, f, x, v),
                  what=_what(op, f, v) + " called inside torch.no_grad()", inputs=_inputs(x, v))
 
@@ -352,24 +388,33 @@ def test_logsumexp_is_the_custom_function_applied(kata, device, xd):
 
 @st.composite
 def rounding_inputs(draw):
-    """Values in [-10, 10] with many exact halves (-2.5, 0.5, ...), where round-half-to-even shows."""
+    """Values in [-10, 10] with many exact halves (-2.5, 0.5, ...), where round-half-to-even shows,
+    and integers up to 2**(mantissa bits + 2): torch.round(x) is x there, while x + 0.5 already
+    rounds (2**23 + 1 + 0.5 is not a float32), which breaks a hand-made floor(x + 0.5)."""
     dtype = draw(tks.float_dtypes(), label="dtype")
     width = 32 if dtype == torch.float32 else 64
+    big = 2 ** (25 if dtype == torch.float32 else 54)  # mantissa bits + 2
     elements = st.one_of(
         st.floats(-10, 10, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=width),
         st.integers(-20, 20).map(lambda k: k / 2),
+        st.integers(-big, big).map(float),
     )
     return draw(tks.tensors(shape=tks.shapes(), dtype=dtype, elements=elements), label="x")
 
 
 @given(x=rounding_inputs())
-@example(x=torch.tensor([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.49999997, -3.7]))
-@example(x=torch.tensor([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.49999999999999994, 3.2], dtype=torch.float64))
+@example(x=torch.tensor([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.49999997, -3.7, 8388609.0, -8388611.0]))
+@example(x=torch.tensor([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.49999999999999994, 3.2, 2.0 ** 52 + 1],
+                         dtype=torch.float64))
 def test_straight_through_round_forward_is_torch_round(kata, device, x):
     # torch.round rounds halves to the nearest even integer: round(2.5) == 2, round(-0.5) == -0.
     x = x.to(device)
     report = kata.run(d03.straight_through_round, x, torch.ones_like(x))
-    assert_close(report["out"], torch.round(x), what="StraightThroughRound.apply(x)", inputs={"x": x})
+    # Exact (rtol=atol=0): the nearest integer of a float is a float of the same dtype, so a
+    # correct round has no rounding error, and the relative tolerance would hide an off-by-one at
+    # 2**23 (float32's rtol 1.3e-6 there is 11).
+    assert_close(report["out"], torch.round(x), what="StraightThroughRound.apply(x)", inputs={"x": x},
+                 rtol=0, atol=0)
     # The catalog: functions never modify their inputs in place (x.round_() would round the caller's x).
     assert_close(report["x_after"], x, what="x after StraightThroughRound.apply(x) (must be left as it was)",
                  inputs={"x": x})

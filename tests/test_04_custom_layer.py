@@ -143,6 +143,24 @@ def test_custom_linear_gradients_match_torch(kata, device, bias, data, seed):
         assert_close(got["bias_grad"], want[2], what="bias.grad after CustomLinear(x).backward(g)", inputs={"x": x})
 
 
+@DISCRETE
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no_bias"])
+@given(data=linear_inputs(dtype=torch.float64), seed=tks.seeds())
+@example(data=(torch.tensor([[1.0, -2.0, 0.5], [3.0, 0.0, -1.0]], dtype=torch.float64), 3, 2), seed=0)
+def test_custom_linear_takes_its_arguments_positionally_like_nn_linear(kata, device, bias, data, seed):
+    # A drop-in nn.Linear: CustomLinear(in_features, out_features, bias), the catalog's order,
+    # is called positionally as often as with keywords (nn.Linear(3, 2, False)).
+    x, i, o = data
+    x = x.to(device)
+    got = kata.run(d04.linear_positional, x, i, o, bias, seed=seed)
+    want_names = ["bias", "weight"] if bias else ["weight"]
+    expect(got["param_names"] == want_names,
+           f"CustomLinear({i}, {o}, {bias}) (bias passed positionally) has parameters {got['param_names']}, "
+           f"expected {want_names}")
+    assert_close(got["out"], _linear_f64(x, got["weight"], got["bias"]),
+                 what=f"CustomLinear({i}, {o}, {bias})(x)", inputs={"x": x})
+
+
 # -------------------------------------------------------------------- CustomLinear: state_dict
 
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "no_bias"])
@@ -394,6 +412,23 @@ def test_layernorm_adds_eps_to_the_variance(kata, device, eps, data):
     want = _layer_norm_f64(x, ns, eps=1e-5 if eps is None else eps)
     assert_close(got, want, what=f"LayerNorm({ns!r}" + ("" if eps is None else f", eps={eps}") + ")(x)",
                  inputs={"x": x})
+
+
+@pytest.mark.parametrize("elementwise_affine", [True, False], ids=["affine", "no_affine"])
+@given(data=layernorm_inputs(lim=0.01))
+@example(data=(torch.tensor([[0.001, -0.002, 0.0005, 0.004], [0.003, 0.0, -1.0e-3, 0.002]], dtype=torch.float64), 4))
+def test_layernorm_takes_eps_and_elementwise_affine_positionally(kata, device, elementwise_affine, data):
+    # The catalog's order, nn.LayerNorm's: LayerNorm(normalized_shape, eps, elementwise_affine).
+    # Inputs within +-0.01, so that eps = 1e-3 shows against the default 1e-5 (or 0).
+    x, ns = data
+    x = x.to(device)
+    got = kata.run(d04.layernorm_positional, x, ns, 1e-3, elementwise_affine)
+    want_names = ["bias", "weight"] if elementwise_affine else []
+    expect(got["param_names"] == want_names,
+           f"LayerNorm({ns!r}, 1e-3, {elementwise_affine}) (arguments positional) has parameters "
+           f"{got['param_names']}, expected {want_names}")
+    assert_close(got["out"], _layer_norm_f64(x, ns, eps=1e-3),
+                 what=f"LayerNorm({ns!r}, 1e-3, {elementwise_affine})(x)", inputs={"x": x})
 
 
 def _layernorm_tolerance(x, ns, eps):

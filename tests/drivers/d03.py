@@ -60,29 +60,40 @@ def _clone_or_none(t):
     return None if t is None else t.detach().clone()
 
 
-def helper(module, op: str, f: str, x, v=None, *, x_state: str = "plain", no_grad: bool = False):
+def _caller_tensor(t, state: str):
+    """A detached copy of T in STATE: "plain" (does not require grad), "leaf" (a leaf requiring
+    grad, .grad None) or "leaf_with_grad" (a leaf requiring grad whose .grad holds 0.25s)."""
+    t = t.detach().clone()
+    if state in ("leaf", "leaf_with_grad"):
+        t.requires_grad_(True)
+    if state == "leaf_with_grad":
+        t.grad = torch.full_like(t, 0.25)
+    elif state not in ("plain", "leaf"):
+        raise ValueError(f"unknown state {state!r}")
+    return t
+
+
+def helper(module, op: str, f: str, x, v=None, *, x_state: str = "plain", v_state: str = "plain",
+           no_grad: bool = False):
     """Call module.<op>(FUNCTIONS[f], x) or module.<op>(FUNCTIONS[f], x, v) for op in
     grad_of / vjp / hvp, and report what came back and what became of x and v.
 
-    x_state: "plain" (x does not require grad), "leaf" (a leaf requiring grad, .grad None) or
-    "leaf_with_grad" (a leaf requiring grad whose .grad already holds a tensor).
-    no_grad: make the call inside torch.no_grad().
+    x_state / v_state: "plain", "leaf" or "leaf_with_grad" (see _caller_tensor).
+    no_grad: make the call inside torch.no_grad(); grad_enabled_after says whether grad mode was
+    still off right after the call returned, inside that block.
     """
-    x = x.detach().clone()
-    if x_state in ("leaf", "leaf_with_grad"):
-        x.requires_grad_(True)
-    if x_state == "leaf_with_grad":
-        x.grad = torch.full_like(x, 0.25)
-    elif x_state not in ("plain", "leaf"):
-        raise ValueError(f"unknown x_state {x_state!r}")
+    x = _caller_tensor(x, x_state)
     x_requires_grad_before = x.requires_grad
     x_grad_before = _clone_or_none(x.grad)
     args = (FUNCTIONS[f], x)
     if v is not None:
-        v = v.detach().clone()
+        v = _caller_tensor(v, v_state)
         args += (v,)
+    v_requires_grad_before = None if v is None else v.requires_grad
+    v_grad_before = None if v is None else _clone_or_none(v.grad)
     with torch.no_grad() if no_grad else contextlib.nullcontext():
         result = getattr(module, op)(*args)
+        grad_enabled_after = torch.is_grad_enabled()
     is_tensor = isinstance(result, torch.Tensor)
     return {
         "result": result.detach() if is_tensor else result,
@@ -94,6 +105,11 @@ def helper(module, op: str, f: str, x, v=None, *, x_state: str = "plain", no_gra
         "x_grad_before": x_grad_before,
         "x_grad_after": _clone_or_none(x.grad),
         "v_after": _clone_or_none(v),
+        "v_requires_grad_before": v_requires_grad_before,
+        "v_requires_grad_after": None if v is None else v.requires_grad,
+        "v_grad_before": v_grad_before,
+        "v_grad_after": None if v is None else _clone_or_none(v.grad),
+        "grad_enabled_after": grad_enabled_after,
     }
 
 

@@ -153,3 +153,21 @@ def layernorm_backward(mod, x, grad_output, normalized_shape, eps, state):
     m(x).backward(grad_output)
     grads = {name: _tensor_or_none(p.grad) for name, p in m.named_parameters()}
     return {"x_grad": _tensor_or_none(x.grad), "param_grads": grads}
+
+
+# ------------------------------------------------------------ constructors called positionally
+
+def linear_positional(mod, x, in_features, out_features, bias, seed=0):
+    """CustomLinear(in_features, out_features, bias) with every argument positional, as
+    nn.Linear(in, out, False) is written: its parameter names, weights and output on x."""
+    torch.manual_seed(seed)
+    m = mod.CustomLinear(in_features, out_features, bias).to(device=x.device, dtype=x.dtype)
+    return {"param_names": sorted(name for name, _ in m.named_parameters()),
+            "weight": _tensor_or_none(m.weight), "bias": _tensor_or_none(m.bias), "out": m(x).detach()}
+
+
+def layernorm_positional(mod, x, normalized_shape, eps, elementwise_affine):
+    """LayerNorm(normalized_shape, eps, elementwise_affine) with every argument positional, as
+    nn.LayerNorm's are: its parameter names and its output on x."""
+    m = mod.LayerNorm(normalized_shape, eps, elementwise_affine).to(device=x.device, dtype=x.dtype)
+    return {"param_names": sorted(name for name, _ in m.named_parameters()), "out": m(x).detach()}
