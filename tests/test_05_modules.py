@@ -376,6 +376,7 @@ def test_count_parameters_decides_trainable_per_parameter_not_per_module(kata, d
 @given(d=st.integers(1, 6), out=st.integers(1, 6), frozen=st.lists(st.booleans(), min_size=2, max_size=2))
 @example(d=3, out=4, frozen=[False, False])
 @example(d=2, out=1, frozen=[True, False])
+@example(d=2, out=1, frozen=[True, True])  # nothing trainable: the count is still the int 0, not 0.0
 def test_count_parameters_counts_parameters_of_any_rank_as_an_int(kata, trainable_only, d, out, frozen):
     # Any nn.Module: a Conv2d weight has 4 dims, a learnable temperature none; "-> int".
     got = kata.run(d05.count, "conv", [d, out], frozen, trainable_only)
@@ -384,6 +385,19 @@ def test_count_parameters_counts_parameters_of_any_rank_as_an_int(kata, trainabl
            f"count_parameters(model, trainable_only={trainable_only}) on a module holding conv = nn.Conv2d({d}, {out}, "
            f"(2, 3)) (weight {out}x{d}x2x3) and temperature = nn.Parameter(torch.tensor(1.0)) (0-d), frozen {frozen}: "
            f"got {got!r} ({type(got).__name__}), expected the int {want} (p.numel() scalars per parameter)")
+
+
+@DISCRETE
+@pytest.mark.parametrize("trainable_only", [True, False])
+@given(d=st.integers(1, 6), out=st.integers(1, 6), frozen=st.lists(st.booleans(), min_size=2, max_size=2))
+@example(d=3, out=2, frozen=[False, False])
+def test_count_parameters_handles_a_layer_without_bias(kata, trainable_only, d, out, frozen):
+    # nn.Linear(..., bias=False) registers its bias as None: it is no parameter and counts nothing.
+    got = kata.run(d05.count, "no_bias", [d, out], frozen, trainable_only)
+    want = sum(n for n, f in ((d * out, frozen[0]), (out * d + d, frozen[1])) if not (trainable_only and f))
+    expect(got == want, f"count_parameters(nn.Sequential(nn.Linear({d}, {out}, bias=False), nn.ReLU(), "
+                        f"nn.Linear({out}, {d})), trainable_only={trainable_only}), Linear i frozen where {frozen}: "
+                        f"got {got!r}, expected {want} (a bias=False layer has a weight only)")
 
 
 # --------------------------------------------------------------------- capture_activations
@@ -510,6 +524,35 @@ def test_capture_activations_removes_its_hooks_after_a_key_error(kata, device, d
     expect(got["after"] == got["before"],
            f"capture_activations(model, x, {names}) raised {got['raised']} and left the hooks as {got['after']} "
            f"(before the call {got['before']}): no hook may outlive the call")
+
+
+@st.composite
+def names_with_a_repeat(draw):
+    known = draw(st.lists(st.sampled_from(MODULE_NAMES), unique=True, min_size=1), label="names")
+    again = draw(st.sampled_from(known), label="listed twice")
+    at = draw(st.integers(0, len(known)), label="position")
+    return known[:at] + [again] + known[at:]
+
+
+@DISCRETE
+@given(data=capture_inputs(dtype=torch.float64), names=names_with_a_repeat(), seed=tks.seeds())
+@example(data=(torch.tensor([[1.0, 2.0]], dtype=torch.float64), [2, 3, 3, 1]), names=["0", "0"], seed=0)
+def test_capture_activations_accepts_a_name_listed_twice(kata, device, data, names, seed):
+    # names is a list: nothing forbids a repeat. Every hook added is still removed, and the
+    # entry is the submodule's output as for a single listing.
+    x, dims = data
+    x = x.to(device)
+    got = kata.run(d05.capture, x, names, dims, seed=seed)
+    expect(got["after"] == got["before"],
+           f"after capture_activations(model, x, {names}) (a name listed twice) returned, the model's hooks were "
+           f"{got['after']}; before the call {got['before']}: remove every handle you registered")
+    expect(got["acts"] is not None and sorted(got["acts"]) == sorted(set(names)),
+           f"capture_activations(model, x, {names}) must return one entry per distinct name; got "
+           f"{None if got['acts'] is None else sorted(got['acts'])}")
+    want = _expected_activations(x, dims, seed)
+    for name in set(names):
+        assert_close(got["acts"][name], want[name], what=f"capture_activations(model, x, {names})[{name!r}]",
+                     inputs={"x": x})
 
 
 DROPOUT_NAMES = ["", "0", "1", "2", "3"]  # build_dropout_model's named_modules()

@@ -234,17 +234,20 @@ MISFITS = [
 ]
 
 
+@pytest.mark.parametrize("name", ["conv2d", "conv1d"])
 @pytest.mark.parametrize("c, w_shape, groups, rule", MISFITS, ids=["C", "O"])
-def test_conv2d_rejects_mismatched_channels(kata, device, c, w_shape, groups, rule):
-    x = torch.zeros(1, c, 5, 5, dtype=torch.float64, device=device)
-    w = torch.zeros(w_shape, dtype=torch.float64, device=device)
+def test_convolutions_reject_mismatched_channels(kata, device, name, c, w_shape, groups, rule):
+    # conv1d is "as F.conv1d", which rejects the same misfits as F.conv2d.
+    spatial = 2 if name == "conv2d" else 1
+    x = torch.zeros(1, c, *(5,) * spatial, dtype=torch.float64, device=device)
+    w = torch.zeros(w_shape[:2 + spatial], dtype=torch.float64, device=device)
     try:
-        kata.call("conv2d", x, w, groups=groups)
+        kata.call(name, x, w, groups=groups)
     except (NotImplementedError, ForbiddenCallableError):
         raise
     except (ValueError, RuntimeError):
         return  # a ValueError of its own, or torch's RuntimeError from a shape mismatch
-    raise AssertionError(f"conv2d accepted x with {c} channels and weight {w_shape} with groups={groups}: "
+    raise AssertionError(f"{name} accepted x with {c} channels and weight {tuple(w.shape)} with groups={groups}: "
                          f"{rule}; raise ValueError")
 
 
@@ -344,6 +347,23 @@ def test_max_pool2d_gradient_ignores_the_padding_at_any_magnitude(kata, device, 
     _, (got,) = kata.grad("max_pool2d", x, grad_output=go, **params)
     assert_close(got, exp, what="d loss / d x of max_pool2d with padding (padding is -inf: it never ties a value)",
                  inputs={"x": x, **params})
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_max_pool2d_gradient_at_the_dtypes_lowest_value(kata, device, dtype):
+    # The dtype's most negative finite value is a legal input, and padding (-inf) is still below
+    # it: a window holding only that value and padding has one maximum, which gets the whole
+    # gradient. A sentinel such as torch.finfo(dtype).min ties it and splits the gradient.
+    low = torch.finfo(dtype).min
+    x = torch.tensor([[[[low, 1.0, low], [-2.0, 3.0, -4.0], [low, 5.0, low]]]], dtype=dtype, device=device)
+    params = dict(kernel_size=2, stride=2, padding=1)  # each corner window: one element and padding
+    go = upstream(F.max_pool2d(x, **params).shape, dtype, device, 0)
+    exp_out, (exp,) = torch_grad(F.max_pool2d, x, grad_output=go, **params)
+    got_out, (got,) = kata.grad("max_pool2d", x, grad_output=go, **params)
+    assert_close(got_out, exp_out, what="max_pool2d(x, 2, 2, 1) with x holding the dtype's lowest value",
+                 inputs={"x": x, **params})
+    assert_close(got, exp, what="d loss / d x of max_pool2d(x, 2, 2, 1) with x holding the dtype's lowest value "
+                                "(padding is -inf: it never ties a finite value)", inputs={"x": x, **params})
 
 
 @given(case=pool_cases(dtype=tks.float_dtypes()))

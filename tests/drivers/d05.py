@@ -139,6 +139,8 @@ def _count_model(scenario, sizes, frozen):
                buffer); frozen[0] freezes the Linear, frozen[1] the model's own gain.
     bias_only: Linear(sizes[0], sizes[1]), ReLU, Linear(sizes[1], sizes[0]); frozen[i] freezes the
                weight of Linear i only (its bias stays trainable, as in bias-only fine-tuning).
+    no_bias:   Linear(sizes[0], sizes[1], bias=False), ReLU, Linear(sizes[1], sizes[0]): a layer whose
+               bias is registered as None; frozen[i] freezes Linear i.
     conv:      ConvWithTemperature(sizes[0], sizes[1]): parameters of 4, 1 and 0 dims; frozen[0]
                freezes the conv, frozen[1] the temperature.
     """
@@ -164,6 +166,9 @@ def _count_model(scenario, sizes, frozen):
     elif scenario == "bias_only":
         model = nn.Sequential(nn.Linear(sizes[0], sizes[1]), nn.ReLU(), nn.Linear(sizes[1], sizes[0]))
         groups = [model[0].weight, model[2].weight]
+    elif scenario == "no_bias":
+        model = nn.Sequential(nn.Linear(sizes[0], sizes[1], bias=False), nn.ReLU(), nn.Linear(sizes[1], sizes[0]))
+        groups = [model[0], model[2]]
     elif scenario == "conv":
         model = ConvWithTemperature(sizes[0], sizes[1])
         groups = [model.conv, model.temperature]
