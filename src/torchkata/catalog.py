@@ -18,6 +18,7 @@ class Symbol:
     kind: str  # "function" | "class"
     params: tuple[str, ...] | None  # parameter names in order; None for classes
     text: str  # the catalog line
+    init_params: tuple[str, ...] | None = None  # a class's __init__ parameters after self, when the line gives them
 
 
 @dataclass(frozen=True)
@@ -58,26 +59,31 @@ def _split_top_level(text: str) -> list[str]:
     return parts
 
 
-def parse_symbol(line: str) -> Symbol:
-    m = re.match(r"\s*class\s+([A-Za-z_]\w*)", line)
-    if m:
-        return Symbol(m.group(1), "class", None, line)
-    m = re.match(r"\s*([A-Za-z_]\w*)\s*\(", line)
-    if not m:
-        raise ValueError(f"cannot parse catalog symbol: {line!r}")
-    # The parameter list runs to the parenthesis matching the first one.
-    start, depth = m.end() - 1, 0
+def _params_from(line: str, start: int) -> tuple[str, ...]:
+    """The parameter names of the list whose opening parenthesis is at START."""
+    depth = 0
     for i in range(start, len(line)):
         depth += {"(": 1, ")": -1}.get(line[i], 0)
         if depth == 0:
             break
-    inner = line[start + 1 : i]
     names = []
-    for part in _split_top_level(inner):
+    for part in _split_top_level(line[start + 1 : i]):
         name = re.match(r"\s*\**([A-Za-z_]\w*)", part)
         if name:
             names.append(name.group(1))
-    return Symbol(m.group(1), "function", tuple(names), line)
+    return tuple(names)
+
+
+def parse_symbol(line: str) -> Symbol:
+    m = re.match(r"\s*class\s+([A-Za-z_]\w*)", line)
+    if m:
+        # "class CustomLinear(nn.Module)  # __init__(in_features: int, ...); ..." gives the constructor
+        init = re.search(r"#\s*__init__\(", line)
+        return Symbol(m.group(1), "class", None, line, _params_from(line, init.end() - 1) if init else None)
+    m = re.match(r"\s*([A-Za-z_]\w*)\s*\(", line)
+    if not m:
+        raise ValueError(f"cannot parse catalog symbol: {line!r}")
+    return Symbol(m.group(1), "function", _params_from(line, m.end() - 1), line)
 
 
 @cache

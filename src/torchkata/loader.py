@@ -70,17 +70,38 @@ def check_signature(spec: KataSpec, module, name: str):
     if obj is None:
         raise SolutionLacksName(f"{spec.module} does not define {name} "
                                 f"(the catalog asks for: {symbol.text if symbol else name})")
-    if symbol is None or symbol.kind != "function" or not callable(obj):
+    if symbol is None or not callable(obj):
+        return obj
+    if symbol.kind == "function":
+        want, what = symbol.params, name
+    elif inspect.isclass(obj) and symbol.init_params is not None:
+        want, what = symbol.init_params, f"{name}.__init__"  # a constructor called positionally must work
+    else:
         return obj
     try:
-        params = list(inspect.signature(obj).parameters.values())
+        params = list(inspect.signature(obj).parameters.values())  # a class's drops self
     except (TypeError, ValueError):
         return obj
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     names = [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    want = list(symbol.params)
+    want = list(want)
     extra_required = [p.name for p in params[len(want):]
                       if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    if names[: len(want)] != want or extra_required:
+    # The catalog's parameters are positional, in its order: a keyword-only one breaks a call like
+    # CustomLinear(3, 2, False) that torch's own class accepts.
+    keyword_only = [p.name for p in params[: len(want)] if p.kind not in positional]
+    if names[: len(want)] != want or extra_required or keyword_only:
         raise SolutionError(
-            f"{name} has parameters ({', '.join(names)}); the catalog asks for ({', '.join(want)})")
+            f"{what} has parameters ({_describe(params)}); the catalog asks for ({', '.join(want)})")
     return obj
+
+
+def _describe(params) -> str:
+    out, star = [], False
+    for p in params:
+        if p.kind is p.KEYWORD_ONLY and not star:
+            out.append("*")
+            star = True
+        out.append({p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "") + p.name)
+        star = star or p.kind is p.VAR_POSITIONAL
+    return ", ".join(out)

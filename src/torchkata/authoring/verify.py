@@ -113,6 +113,13 @@ def static_problems(layout: Layout, spec: KataSpec) -> list[str]:
                                     f"({', '.join(symbol.params)})")
                 if label == "stub" and not _stub_raises(node):
                     problems.append(f"stub {symbol.name} does not raise NotImplementedError")
+            elif symbol.init_params is not None and isinstance(node, ast.ClassDef):
+                init = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+                a = init.args if init else None
+                names = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs][1:] if a else []
+                if names != list(symbol.init_params):
+                    problems.append(f"{label} {symbol.name}.__init__({', '.join(names)}) differs from the catalog "
+                                    f"({', '.join(symbol.init_params)})")
     if not layout.readme(spec).is_file():
         problems.append(f"missing katas/{spec.id}/README.md")
     return problems

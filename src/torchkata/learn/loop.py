@@ -283,17 +283,33 @@ def signature_problems(source: str, spec: KataSpec) -> list[str]:
         elif symbol.kind == "class":
             if not isinstance(node, (ast.ClassDef, ast.Assign, ast.AnnAssign, ast.Import, ast.ImportFrom)):
                 problems.append(f"{symbol.name} must be a class")
+            init = next((n for n in getattr(node, "body", []) if isinstance(n, ast.FunctionDef)
+                         and n.name == "__init__"), None)
+            if init is not None and symbol.init_params is not None:
+                problem = _parameters_problem(init.args, symbol.init_params, skip_self=True)
+                if problem:
+                    problems.append(f"{symbol.name}.__init__ {problem}")
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            args = node.args
-            positional = [*args.posonlyargs, *args.args]
-            required = [a.arg for a in positional[: len(positional) - len(args.defaults)]]
-            required += [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
-            names = [a.arg for a in positional] + [a.arg for a in args.kwonlyargs]
-            want = list(symbol.params or ())
-            extra_required = [n for n in names[len(want):] if n in required]
-            if names[: len(want)] != want or extra_required:
-                problems.append(f"{symbol.name} has parameters ({', '.join(names)}); "
-                                f"the catalog asks for ({', '.join(want)})")
+            problem = _parameters_problem(node.args, symbol.params or ())
+            if problem:
+                problems.append(f"{symbol.name} {problem}")
         elif isinstance(node, ast.ClassDef):
             problems.append(f"{symbol.name} must be a function, not a class")
     return problems
+
+
+def _parameters_problem(args, want, skip_self: bool = False) -> str | None:
+    """What is wrong with a definition's parameters against the catalog's (positional, in order)."""
+    positional = [*args.posonlyargs, *args.args][1 if skip_self else 0:]
+    n_defaults = len(args.defaults)
+    all_positional = [*args.posonlyargs, *args.args]
+    required = [a.arg for a in all_positional[: len(all_positional) - n_defaults]]
+    required += [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
+    names = [a.arg for a in positional] + [a.arg for a in args.kwonlyargs]
+    want = list(want)
+    extra_required = [n for n in names[len(want):] if n in required]
+    keyword_only = [a.arg for a in args.kwonlyargs if a.arg in want]
+    if names[: len(want)] != want or extra_required or keyword_only:
+        shown = [a.arg for a in positional] + (["*"] if args.kwonlyargs else []) + [a.arg for a in args.kwonlyargs]
+        return f"has parameters ({', '.join(shown)}); the catalog asks for ({', '.join(want)})"
+    return None
