@@ -82,6 +82,30 @@ def test_a_correct_solution_answers_through_the_sandbox(tmp_path, project):
         kata.close()
 
 
+def test_the_next_kata_starts_on_a_warm_worker_that_never_ran_solution_code(tmp_path, project):
+    """A spare worker imports torch while a kata's tests run; the next kata takes it, and only
+    then does its solution enter the spare's (until then empty) folder."""
+    from torchkata.grading import sandbox
+
+    sandbox.discard_spare()
+    first = open_kata(tmp_path / "a", project, "def relu(x):\n    return x.clamp_min(0)\n")
+    try:
+        assert len(sandbox._spare) == 1, "no spare worker after a kata's worker was ready"
+        spare = sandbox._spare[0]
+        assert spare.proc.pid != first.proc.pid and list((spare.stage / "impl").iterdir()) == []
+    finally:
+        first.close()
+    second = open_kata(tmp_path / "b", project, "def relu(x):\n    return x * 0 + 7\n")
+    try:
+        assert second.proc.pid == spare.proc.pid
+        assert torch.equal(second.call("relu", torch.ones(2)), torch.full((2,), 7.0))
+    finally:
+        second.close()
+    stages = [s.stage for s in sandbox._spare]
+    sandbox.discard_spare()
+    assert sandbox._spare == [] and not any(stage.exists() for stage in stages)
+
+
 @needs_bwrap
 def test_the_worker_sees_nothing_of_the_host_but_what_it_needs(tmp_path, project):
     sock_path = tmp_path / "host.sock"

@@ -23,6 +23,7 @@ text that comes from the worker is marked as the candidate's (CANDIDATE_MARK) an
 """
 from __future__ import annotations
 
+import atexit
 import glob
 import itertools
 import json
@@ -33,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -466,6 +468,130 @@ class _Crash(Exception):
     """Internal: the worker is gone (died, timed out, broke the wire); carries the grader's message."""
 
 
+@dataclass
+class _Spawned:
+    """A launched worker that has not yet been told its kata: it imports torch and waits."""
+    stage: Path
+    cgroups: CgroupSet | None
+    proc: subprocess.Popen | None
+    send_fd: int = -1
+    recv_fd: int = -1
+    root: str = ""
+    error: str = ""
+    hide: tuple = ()
+    limits: Limits | None = None
+
+    def discard(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            for fd in (self.send_fd, self.recv_fd):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        if self.cgroups is not None:
+            self.cgroups.destroy()
+        shutil.rmtree(self.stage, ignore_errors=True)
+
+
+def _spawn(hide, limits: Limits, facts) -> _Spawned:
+    """Start a worker in a fresh stage folder (its impl/ empty until its kata is known)."""
+    uid = allocate_uid()
+    # 0700, the grader's; named by the uid, which names the grader (a dead grader's is collected)
+    stage = Path(tempfile.mkdtemp(prefix=f"torchkata-worker-{uid}-"))
+    impl = stage / "impl"
+    impl.mkdir()
+    impl.chmod(0o755)
+    cgroups = CgroupSet(f"torchkata-worker-{uid}", limits.memory_bytes, limits.processes)
+    to_worker_r, to_worker_w = os.pipe()
+    from_worker_r, from_worker_w = os.pipe()
+    worker = [sys.executable, "-I", "-m", "torchkata.grading.worker", "--rfd", str(to_worker_r),
+              "--wfd", str(from_worker_w)]
+    env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+           "LANG": "C.UTF-8"}
+    env.update({k: os.environ[k] for k in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES") if k in os.environ})
+    if facts.namespaces:
+        cmd = [*bwrap_command(bwrap_path(), list(hide), str(impl)), *worker]
+        if facts.unprivileged_user:
+            cmd += ["--uid", str(uid), "--gid", str(uid)]
+        root, cwd = IMPL_IN_SANDBOX, "/"
+        env.update(HOME="/tmp", TMPDIR="/tmp")
+    else:
+        home = stage / "home"
+        home.mkdir()
+        cmd, root, cwd = worker, str(impl), str(home)
+        env.update(HOME=str(home), TMPDIR=str(home))
+
+    def preexec() -> None:
+        cgroups.join()
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
+        if not facts.memory_cgroup:
+            resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    try:
+        with open(stage / "output.log", "wb") as out:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    cwd=cwd, env=env, pass_fds=(to_worker_r, from_worker_w),
+                                    preexec_fn=preexec, start_new_session=True)
+    except (OSError, subprocess.SubprocessError) as err:
+        for fd in (to_worker_w, from_worker_r):
+            os.close(fd)
+        return _Spawned(stage, cgroups, None, error=f"the worker could not be started ({err})")
+    finally:
+        os.close(to_worker_r)
+        os.close(from_worker_w)
+    for fd in (to_worker_w, from_worker_r):
+        os.set_blocking(fd, False)
+    return _Spawned(stage, cgroups, proc, to_worker_w, from_worker_r, root, hide=tuple(hide), limits=limits)
+
+
+# One spare worker per grader process: started when a kata's worker is ready, so that it imports
+# torch while that kata's tests run, and taken by the next kata (or a crashed worker's restart).
+# TORCHKATA_WARM_WORKER=0 turns it off.
+_spare: list[_Spawned] = []
+_spare_lock = threading.Lock()
+
+
+def _take_spare(hide, limits: Limits) -> _Spawned | None:
+    with _spare_lock:
+        while _spare:
+            spare = _spare.pop()
+            if spare.hide == tuple(hide) and spare.limits == limits and spare.proc.poll() is None:
+                return spare
+            spare.discard()
+    return None
+
+
+def _warm_spare(hide, limits: Limits, facts) -> None:
+    if os.environ.get("TORCHKATA_WARM_WORKER", "1") == "0":
+        return
+    with _spare_lock:
+        if _spare:
+            return
+        spawned = _spawn(hide, limits, facts)
+        if spawned.proc is None:
+            spawned.discard()
+            return
+        _spare.append(spawned)
+
+
+@atexit.register
+def discard_spare() -> None:
+    with _spare_lock:
+        while _spare:
+            _spare.pop().discard()
+
+
 class WorkerKata(KataBase):
     """A kata's solution running in a sandboxed worker process."""
 
@@ -499,17 +625,6 @@ class WorkerKata(KataBase):
         except (ValueError, OSError) as err:
             raise SolutionError(f"{self.spec.module}: cannot be compiled ({str(err)[:200]})") from None
 
-    def _preexec(self) -> None:
-        limits = self.limits
-        if self.cgroups is not None:
-            self.cgroups.join()
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
-        if not self.facts.memory_cgroup:
-            resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
     def _start(self) -> None:
         try:
             self._launch()
@@ -521,54 +636,22 @@ class WorkerKata(KataBase):
         if time.monotonic() >= self.deadline:
             raise _Crash(f"the time budget of {self.limits.kata_seconds:g} s for this kata is spent")
         source = module_in(self.root, self.spec)
-        uid = allocate_uid()
-        # 0700, the grader's; named by the uid, which names the grader (a dead grader's is collected)
-        self.stage = Path(tempfile.mkdtemp(prefix=f"torchkata-worker-{uid}-{self.spec.id}-"))
+        spawned = _take_spare(self.hide, self.limits) or _spawn(self.hide, self.limits, self.facts)
+        self.stage, self.cgroups, self.proc = spawned.stage, spawned.cgroups, spawned.proc
+        self._send_fd, self._recv_fd = spawned.send_fd, spawned.recv_fd
+        if self.proc is None:
+            raise _Crash(spawned.error)
+        # The solution enters the (read-only bound) impl folder only now, whatever the worker's age.
         impl = self.stage / "impl"
-        (impl / self.spec.id).mkdir(parents=True)
+        (impl / self.spec.id).mkdir()
         if source.is_file():
             shutil.copyfile(source, impl / self.spec.id / self.spec.module)
-        for path in (impl, impl / self.spec.id, *(impl / self.spec.id).iterdir()):
+        for path in (impl / self.spec.id, *(impl / self.spec.id).iterdir()):
             path.chmod(0o755 if path.is_dir() else 0o644)
-        self.cgroups = CgroupSet(f"torchkata-worker-{uid}", self.limits.memory_bytes, self.limits.processes)
-        to_worker_r, to_worker_w = os.pipe()
-        from_worker_r, from_worker_w = os.pipe()
-        worker = [sys.executable, "-I", "-m", "torchkata.grading.worker", "--rfd", str(to_worker_r),
-                  "--wfd", str(from_worker_w)]
-        env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-               "LANG": "C.UTF-8"}
-        env.update({k: os.environ[k] for k in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES") if k in os.environ})
-        if self.facts.namespaces:
-            cmd = [*bwrap_command(bwrap_path(), self.hide, str(impl)), *worker]
-            if self.facts.unprivileged_user:
-                cmd += ["--uid", str(uid), "--gid", str(uid)]
-            root, cwd = IMPL_IN_SANDBOX, "/"
-            env.update(HOME="/tmp", TMPDIR="/tmp")
-        else:
-            home = self.stage / "home"
-            home.mkdir()
-            cmd, root, cwd = worker, str(impl), str(home)
-            env.update(HOME=str(home), TMPDIR=str(home))
-        log = self.stage / "output.log"
-        try:
-            with open(log, "wb") as out:
-                self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                             cwd=cwd, env=env, pass_fds=(to_worker_r, from_worker_w),
-                                             preexec_fn=self._preexec, start_new_session=True)
-        except (OSError, subprocess.SubprocessError) as err:
-            for fd in (to_worker_w, from_worker_r):
-                os.close(fd)
-            raise _Crash(f"the worker could not be started ({err})") from None
-        finally:
-            os.close(to_worker_r)
-            os.close(from_worker_w)
-        for fd in (to_worker_w, from_worker_r):
-            os.set_blocking(fd, False)
-        self._send_fd, self._recv_fd = to_worker_w, from_worker_r
         # Only this kata's drivers: the rest of the hidden suite never enters a worker.
         driver_file = self.project.driver_file(self.spec)
         drivers = {driver_file.stem: driver_file.read_text()} if driver_file.is_file() else {}
-        answer = self._exchange({"kata": self.spec.id, "root": root, "drivers": drivers}, what="importing",
+        answer = self._exchange({"kata": self.spec.id, "root": spawned.root, "drivers": drivers}, what="importing",
                                 seconds=self.limits.start_seconds)
         if not answer.get("ok"):
             err = _exception_for(answer)
@@ -576,6 +659,7 @@ class WorkerKata(KataBase):
             if isinstance(err, SolutionError):
                 raise err
             raise SolutionError(f"importing {self.spec.module} raised {err.__class__.__name__}: {err}")
+        _warm_spare(self.hide, self.limits, self.facts)  # the next kata's worker imports torch meanwhile
 
     def _log_tail(self, n: int = 300) -> str:
         try:

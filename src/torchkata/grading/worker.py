@@ -83,13 +83,14 @@ def main(argv=None) -> None:
     os.chdir(os.environ.get("HOME", "/"))
     sys.argv = [sys.argv[0]]  # the solution has no business with how its worker was started
 
-    from torchkata.grading import wire  # imports torch once, before any solution code
+    # torch and the harness are imported before the kata is known (a spare worker does this while
+    # the previous kata's tests run), and before any solution code.
+    from torchkata.catalog import get_kata
+    from torchkata.grading import wire
+    from torchkata.harness import Kata, perform
 
     hello = wire.receive(rfd, check=False)
     try:
-        from torchkata.catalog import get_kata
-        from torchkata.harness import Kata, perform
-
         drivers = _install_drivers(hello.get("drivers", {}))
         spec = get_kata(hello["kata"])
         kata = Kata(spec, hello["root"])
