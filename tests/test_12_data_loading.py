@@ -32,11 +32,11 @@ def pairs(draw, min_n=1, max_n=6):
 
 
 @st.composite
-def sequence_batches(draw, min_len=1, max_len=6):
+def sequence_batches(draw, min_len=1, max_len=6, dtypes=None):
     """[(seq (L_i, D), label)] * B with one dtype and D for the whole batch."""
     b = draw(st.integers(1, 5), label="B")
     d = draw(st.integers(1, 4), label="D")
-    dtype = draw(tks.float_dtypes(), label="dtype")
+    dtype = draw(tks.float_dtypes() if dtypes is None else dtypes, label="dtype")
     batch = []
     for _ in range(b):
         length = draw(st.integers(min_len, max_len))
@@ -188,6 +188,18 @@ def test_pad_collate_keeps_dtype_and_device(kata, device, dtype):
     expect(tuple(padded.shape) == (2, 4, 2), f"padded has shape {tuple(padded.shape)}, expected (2, 4, 2)")
 
 
+@given(batch=sequence_batches(dtypes=st.just(torch.int64)), pad_value=st.sampled_from([0.0, -1.0, 3.0]))
+@example(batch=[(torch.tensor([[5], [7]]), 0), (torch.tensor([[2**40 + 1]]), 1)], pad_value=0.0)
+def test_pad_collate_keeps_integer_sequences(kata, device, batch, pad_value):
+    # The contract allows any dtype ("one D and dtype for the batch"; padded "in the sequences'
+    # dtype"): token-id sequences (L_i, 1) of int64 are the usual case. Pad values here are whole.
+    batch = _on(batch, device)
+    padded, _, _ = _pad_collate(kata, batch, pad_value=pad_value)
+    want = pad_sequence([seq for seq, _ in batch], batch_first=True, padding_value=pad_value)
+    assert_close(padded, want, what=f"padded (B, L_max, D) of int64 sequences with pad_value={pad_value}",
+                 inputs={"lengths": [seq.shape[0] for seq, _ in batch]})
+
+
 @given(batch=sequence_batches(min_len=0, max_len=3))
 @example(batch=[(torch.zeros(0, 2), 3), (torch.zeros(0, 2), 4)])
 @example(batch=[(torch.zeros(0, 2), 3), (torch.ones(2, 2), 4)])
@@ -297,8 +309,10 @@ def test_make_loader_different_seeds_give_different_orders(kata, n, seeds):
 
 @st.composite
 def class_labels(draw, min_classes=1, max_classes=4, max_count=30):
-    """Int64 labels with min..max_classes distinct (not necessarily contiguous) class ids, shuffled."""
-    ids = draw(st.lists(st.integers(0, 9), min_size=min_classes, max_size=max_classes, unique=True),
+    """Int64 labels with min..max_classes distinct (not necessarily contiguous, possibly negative)
+    class ids, shuffled. The contract says "any ids": -1 for an "unknown" class is common, and
+    torch.unique / WeightedRandomSampler weights handle it (torch.bincount does not)."""
+    ids = draw(st.lists(st.integers(-3, 9), min_size=min_classes, max_size=max_classes, unique=True),
                label="class ids")
     counts = draw(st.lists(st.integers(1, max_count), min_size=len(ids), max_size=len(ids)), label="counts")
     labels = torch.tensor([c for c, k in zip(ids, counts) for _ in range(k)], dtype=torch.int64)
@@ -332,6 +346,7 @@ def test_sampler_yields_num_samples_valid_indices_with_replacement(kata, device,
 @given(labels=class_labels(), seed=tks.seeds())
 @example(labels=torch.tensor([2] + [0] * 30 + [7] * 5), seed=0)
 @example(labels=torch.tensor([1] * 29 + [0]), seed=1)
+@example(labels=torch.tensor([-1] * 20 + [0] * 2 + [7] * 5), seed=2)  # any ids: -1 is a class too
 def test_sampler_makes_every_class_equally_likely(kata, device, labels, seed):
     # Each class frequency over M = 4000 draws is Binomial(M, 1/K) / M. Hoeffding:
     # P(|freq - 1/K| >= 0.06) <= 2 exp(-2 M 0.06^2) = 6e-13 per class, so a correct sampler fails
@@ -439,6 +454,44 @@ def test_sampler_is_reproducible_with_a_seeded_generator(kata, device, labels, n
     torch.rand(3)  # the global RNG moves on; the sampler's generator decides alone
     b = _draws(kata, labels.to(device), num_samples, seed)["indices"]
     expect(a == b, f"two samplers with generators seeded {seed} drew {a} and {b}: draw with the generator")
+
+
+# Contract decision (lead engineer): with generator=None the sampler draws from torch's global RNG,
+# as torch's own samplers (RandomSampler, WeightedRandomSampler) do: the same torch.manual_seed gives
+# the same indices, different seeds give different ones. A fresh torch.Generator() made when none is
+# given is wrong: its fixed default seed makes every run draw the same indices whatever the seed.
+@given(labels=class_labels(), seeds=st.lists(tks.seeds(), min_size=2, max_size=2, unique=True))
+@example(labels=torch.tensor([0] * 3 + [1]), seeds=[0, 1])
+def test_sampler_without_a_generator_follows_the_global_seed(kata, device, labels, seeds):
+    # 40 draws, every index drawn with probability at most 1/2 (see the test above): two different
+    # seeds give the same indices with probability <= 2^-40 < 1e-12. N = 1 always gives index 0: skipped.
+    assume(len(labels) >= 2)
+    runs = kata.run(d12.sampler_draws_under_global_seeds, labels.to(device), 40, [seeds[0], seeds[0], seeds[1]])
+    a, b, c = (run["first"] for run in runs)
+    expect(a == b, f"ClassBalancedSampler(labels, 40) without a generator, built and iterated right after "
+                   f"torch.manual_seed({seeds[0]}) twice, drew {a} then {b}: without a generator, draw from "
+                   "torch's global RNG (generator=None), as torch's own samplers do")
+    expect(a != c, f"ClassBalancedSampler(labels, 40) without a generator drew the same indices {a} after "
+                   f"torch.manual_seed({seeds[0]}) and after torch.manual_seed({seeds[1]}): without a generator, "
+                   "draw from torch's global RNG (a fresh torch.Generator() always starts from the same seed)")
+
+
+@given(labels=class_labels(), seed=tks.seeds())
+@example(labels=torch.tensor([0] * 3 + [1]), seed=0)
+def test_sampler_without_a_generator_moves_the_global_rng_on(kata, device, labels, seed):
+    # Same decision as above: drawing from the global RNG advances it, so after one torch.manual_seed
+    # a second pass over the sampler, and a second sampler built next, draw new indices (as torch's
+    # RandomSampler and WeightedRandomSampler do). A private generator seeded from
+    # torch.initial_seed() follows the seed but repeats itself. Bound as above: < 1e-12 per pair.
+    assume(len(labels) >= 2)
+    (run,) = kata.run(d12.sampler_draws_under_global_seeds, labels.to(device), 40, [seed])
+    expect(run["again"] != run["first"],
+           f"after torch.manual_seed({seed}), two passes over one ClassBalancedSampler(labels, 40) without a "
+           f"generator drew the same indices {run['first']}: draw from torch's global RNG in __iter__")
+    expect(run["next"] != run["first"],
+           f"after torch.manual_seed({seed}), two ClassBalancedSampler(labels, 40) without a generator, built and "
+           f"iterated one after the other, drew the same indices {run['first']}: without a generator, draw from "
+           "torch's global RNG (it moves on with every draw), not from a generator seeded with torch.initial_seed()")
 
 
 @given(labels=class_labels(), batch_size=st.integers(1, 8), seed=tks.seeds())

@@ -239,6 +239,19 @@ def test_grad_clip_bounds_the_global_gradient_norm_before_each_step(kata, device
                                      "(the norm over all parameters together)", rtol=1e-4, atol=1e-12)
 
 
+@pytest.mark.parametrize("k", [1, 2])
+@given(seed=tks.seeds(), sizes=any_sizes(), lr=LRS)
+def test_grad_clip_zero_clips_every_gradient_to_zero(kata, device, k, seed, sizes, lr):
+    # grad_clip=0.0 is set (not None): the global norm is clipped to 0, as clip_grad_norm_(params, 0)
+    # does, so every step sees zero gradients and the parameters never move. `if grad_clip:` skips it.
+    weight, bias, batches, _ = make_data(seed, sizes)
+    out = kata.run(d13.train_epoch, weight, bias, batches, device, lr, grad_clip=0.0, accumulation_steps=k)
+    expected, _ = sgd_steps(weight, bias, batches, lr, accumulation_steps=k, grad_clip=0.0)
+    _check_steps(out, expected, what=f"gradient seen by optimizer.step() with grad_clip=0.0 and accumulation_steps={k} "
+                                     "(clipping to a norm of 0 zeroes the gradient; test `grad_clip is not None`)",
+                 rtol=0.0, atol=1e-12)  # the expected gradients are exact zeros
+
+
 @given(seed=tks.seeds(), sizes=any_sizes(min_batches=2), k=st.integers(min_value=2, max_value=3), lr=LRS,
        clip=st.floats(min_value=0.05, max_value=2.0))
 @example(seed=0, sizes=[3, 3, 3, 3, 3], k=2, lr=0.3, clip=0.05)
@@ -317,6 +330,23 @@ def test_evaluate_restores_the_previous_mode(kata, device, was_training, seed, s
     expect(out["training_after"] == was_training and out["child_training_after"] == was_training,
            f"the model was in {before} mode before evaluate and in {after} mode after it; "
            "restore the mode it had")
+
+
+# Contract decision (lead engineer): "the model's previous train/eval mode is restored afterwards"
+# means every submodule's own mode. A model in train mode may hold a submodule frozen in eval (a
+# BatchNorm whose statistics are being kept fixed); after evaluate it must still be in eval.
+# `model.train(was_training)` on the top module alone is wrong: it switches that submodule to train.
+@pytest.mark.parametrize("parent,child", [(True, False), (False, True)], ids=["frozen_child", "training_child"])
+@given(seed=tks.seeds(), sizes=any_sizes())
+def test_evaluate_restores_every_submodules_own_mode(kata, device, parent, child, seed, sizes):
+    weight, bias, batches, _ = make_data(seed, sizes)
+    out = kata.run(d13.evaluate, weight, bias, batches, device, start_training=parent, child_training=child)
+    name = lambda training: "train" if training else "eval"  # noqa: E731
+    expect(out["training_after"] == parent and out["child_training_after"] == child,
+           f"before evaluate the model was in {name(parent)} mode and its submodule in {name(child)} mode; "
+           f"after it, {name(out['training_after'])} and {name(out['child_training_after'])}. Restore every "
+           "submodule's own mode (e.g. record m.training for m in model.modules()), not only the top "
+           "module's: model.train(flag) sets every submodule to the same mode")
 
 
 @pytest.mark.parametrize("grad_enabled", [True, False], ids=["grad_on", "grad_off"])

@@ -31,6 +31,9 @@ TARGET_ACCURACY = 0.97
 
 @pytest.mark.parametrize("num_classes", [None, 10, 3])
 @given(n=st.integers(1, 5), x_seed=tks.seeds())
+# N = 0 is a legal batch (x[N, 1, 28, 28]; torch's conv and linear layers accept it): flatten(1)
+# gives (0, 32*7*7), while x.view(x.size(0), -1) cannot infer -1 from 0 elements and raises.
+@example(n=0, x_seed=0)
 def test_mnist_cnn_maps_images_to_logits_of_shape_n_by_num_classes(kata, device, num_classes, n, x_seed):
     x = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(x_seed)).to(device)
     out = kata.run(drivers.forward, x, num_classes)
@@ -174,8 +177,23 @@ def test_accuracy_restores_the_previous_mode(kata, device, start_training):
     for who, after in (("model", result["training_after"]), ("model's submodule", result["child_training_after"])):
         expect(after == start_training,
                f"the {who} was in {'train' if start_training else 'eval'} mode before accuracy and in "
-               f"{'train' if after else 'eval'} mode after: restore the previous mode with "
-               "model.train(was_training)")
+               f"{'train' if after else 'eval'} mode after: restore the previous mode of every submodule "
+               "(record m.training for m in model.modules())")
+
+
+# The catalog: "the previous train/eval mode is restored". Read as every submodule's own mode (the
+# lead's decision, as for kata 13's evaluate): a BatchNorm frozen in eval inside a model in train
+# mode stays frozen. `model.train(was_training)` on the top module alone switches it back to train.
+@pytest.mark.parametrize("parent,child", [(True, False), (False, True)], ids=["frozen_child", "training_child"])
+def test_accuracy_restores_every_submodules_own_mode(kata, device, parent, child):
+    logits, labels = torch.eye(3), torch.tensor([0, 1, 1])
+    result = kata.run(drivers.accuracy_of_lookup_model, logits, labels, [2, 1], device, parent,
+                      child_training=child)
+    name = lambda training: "train" if training else "eval"  # noqa: E731
+    expect(result["training_after"] == parent and result["child_training_after"] == child,
+           f"before accuracy the model was in {name(parent)} mode and its submodule in {name(child)} mode; after "
+           f"it, {name(result['training_after'])} and {name(result['child_training_after'])}. Restore every "
+           "submodule's own mode, not only the top module's: model.train(flag) sets every submodule alike")
 
 
 def test_accuracy_runs_without_grad(kata, device):

@@ -59,7 +59,8 @@ class ClassBalancedSampler(Sampler[int]):
 
     labels: (N,) int64 class of each sample (any device); with K distinct classes present,
     each drawn index belongs to any given class with probability 1/K. Draws use GENERATOR
-    when one is given, so a seeded generator makes the draws reproducible.
+    when one is given, so a seeded generator makes the draws reproducible; without one they come
+    from torch's global RNG (as torch's own samplers), so torch.manual_seed makes them reproducible.
     """
 
     def __init__(self, labels: Tensor, num_samples: int, generator: torch.Generator | None = None):

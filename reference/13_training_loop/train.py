@@ -49,7 +49,9 @@ def train_one_epoch(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], l
 
 def evaluate(model: nn.Module, loader, loss_fn: Callable, device: torch.device) -> dict[str, float]:
     """{'loss': sample-weighted mean loss, 'accuracy': fraction of argmax hits} over LOADER."""
-    was_training = model.training
+    # Every submodule's own mode, not just the top one's: a BatchNorm frozen in eval inside a
+    # model in train mode must stay frozen after evaluate.
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     loss_sum, hits, seen = 0.0, 0, 0
     try:
@@ -62,7 +64,8 @@ def evaluate(model: nn.Module, loader, loss_fn: Callable, device: torch.device) 
                 hits += int((logits.argmax(dim=-1) == y).sum())
                 seen += b
     finally:
-        model.train(was_training)
+        for m, mode in modes:
+            m.training = mode
     if seen == 0:
         raise ValueError("the loader yielded no batch")
     return {"loss": loss_sum / seen, "accuracy": hits / seen}

@@ -39,7 +39,8 @@ def _hits(model: nn.Module, x: Tensor, y: Tensor) -> int:
 
 def accuracy(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], device: torch.device) -> float:
     """Fraction of samples whose argmax logit is the label, over the whole loader."""
-    was_training = model.training
+    # Every submodule's own mode, not just the top one's (a BatchNorm frozen in eval stays frozen).
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
         correct, total = 0, 0
@@ -48,7 +49,8 @@ def accuracy(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], device: 
             correct += _hits(model, x, y)
             total += y.numel()
     finally:
-        model.train(was_training)
+        for m, training in modes:
+            m.training = training
     return correct / total if total else 0.0
 
 

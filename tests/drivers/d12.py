@@ -134,3 +134,23 @@ def sampler_passes(module, labels, num_samples, seed, passes):
     """PASSES passes over one ClassBalancedSampler with a generator seeded SEED: [[index]] per pass."""
     sampler = module.ClassBalancedSampler(labels, num_samples, generator=torch.Generator().manual_seed(seed))
     return [[operator.index(i) for i in sampler] for _ in range(passes)]
+
+
+def sampler_draws_under_global_seeds(module, labels, num_samples, global_seeds):
+    """Per entry of GLOBAL_SEEDS: torch.manual_seed(entry), then ClassBalancedSampler(labels,
+    num_samples) with no generator built and iterated twice, then a second one built and iterated:
+    {'first': pass 1, 'again': pass 2 of the same sampler, 'next': pass 1 of the second sampler}.
+    The global RNG state is restored afterwards."""
+    state = torch.random.get_rng_state()
+    try:
+        out = []
+        for g in global_seeds:
+            torch.manual_seed(g)
+            sampler = module.ClassBalancedSampler(labels, num_samples)
+            first = [operator.index(i) for i in sampler]
+            again = [operator.index(i) for i in sampler]
+            following = [operator.index(i) for i in module.ClassBalancedSampler(labels, num_samples)]
+            out.append({"first": first, "again": again, "next": following})
+        return out
+    finally:
+        torch.random.set_rng_state(state)

@@ -188,12 +188,17 @@ def train_epoch(module, weight, bias, batches, device, lr, *, grad_clip=None, ac
             "params": model.params(), "training_after": model.training}
 
 
-def evaluate(module, weight, bias, batches, device, *, start_training=True, grad_enabled=True):
-    """evaluate on SpyModel(weight, bias) over BATCHES, called with gradient tracking GRAD_ENABLED.
+def evaluate(module, weight, bias, batches, device, *, start_training=True, grad_enabled=True,
+             child_training=None):
+    """evaluate on SpyModel(weight, bias) over BATCHES, called with gradient tracking GRAD_ENABLED;
+    with CHILD_TRAINING given, the model's child is set to that mode after the model to START_TRAINING
+    (a frozen BatchNorm left in eval inside a model in train mode, or the reverse).
     Returns {'result': {key: float}, 'result_keys', 'result_types', 'forward', 'loss_calls',
     'training_after', 'child_training_after', 'params', 'grads', 'grad_enabled_after'}."""
     model = SpyModel(weight, bias, device)
     model.train(start_training)
+    if child_training is not None:
+        model.linear.train(child_training)
     loss_fn = SpyLoss(device)
     before = torch.is_grad_enabled()
     try:

@@ -77,11 +77,15 @@ def _plain(value):
     return float("nan")
 
 
-def accuracy_of_lookup_model(mod, logits, labels, batch_sizes, device, start_training=False, grad_enabled=True):
+def accuracy_of_lookup_model(mod, logits, labels, batch_sizes, device, start_training=False, grad_enabled=True,
+                             child_training=None):
     """mod.accuracy on a lookup model giving LOGITS (M, C) for the M samples, split in BATCH_SIZES,
-    called with gradient tracking GRAD_ENABLED (restored afterwards)."""
+    called with gradient tracking GRAD_ENABLED (restored afterwards); the model in START_TRAINING
+    mode, its submodule in CHILD_TRAINING mode (the same when None)."""
     model = _LookupModel(logits.to(device))
     model.train(start_training)
+    if child_training is not None:
+        model.head.train(child_training)
     loader = _image_batches(labels, batch_sizes)
     before = torch.is_grad_enabled()
     try:
