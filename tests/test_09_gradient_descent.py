@@ -362,6 +362,49 @@ def test_successive_calls_continue_the_same_generator(kata, device):
                    "the same run for 8 seeds: shuffle with the caller's generator itself, so that it advances")
 
 
+@pytest.mark.parametrize("X, y, batch_size", [
+    ([[0.9], [-0.4], [0.2]], [0.5, 1.3, -0.7], 1),
+    ([[0.9], [-0.4], [0.2], [0.7]], [0.5, 1.3, -0.7, 0.1], 2),
+])
+def test_every_batch_sequence_can_occur_from_the_first_epoch_on(kata, device, X, y, batch_size):
+    # A shuffle draws a uniform permutation of the samples, already for the first epoch: every
+    # sequence of batches one epoch can make (6 here: 3 samples one by one, or 4 samples in 2
+    # pairs) must appear among 120 generator seeds. Leaving the first epoch in the data's
+    # order, shuffling whole fixed batches instead of samples, or a Fisher-Yates that only
+    # makes cyclic orders all miss some. A uniform shuffle misses one of the 6 with
+    # probability < 6 * (5/6)**120 < 1e-8. The 6 runs are at least 1e-2 apart.
+    X, y = torch.tensor(X, dtype=F64), torch.tensor(y, dtype=F64)
+    lr = 0.15
+    runs, parts = _all_runs(X, y, lr, 1, batch_size)
+    got = kata.run(d09.fit_under_many_generator_seeds, X.to(device), y.to(device), lr, 1, batch_size, list(range(120)))
+    seen = {_closest((run["w"], run["b"], run["history"]), runs) for run in got}
+    missing = [parts[k[0]] for k in runs if k not in seen]
+    expect(not missing, f"fit_gradient_descent(batch_size={batch_size}, epochs=1) on {len(y)} samples never used "
+                        f"the batch sequence(s) {missing} in 120 generator seeds (seen: {sorted(parts[k[0]] for k in seen)}): "
+                        "shuffle the samples themselves with a uniform permutation (torch.randperm), every epoch "
+                        "including the first")
+
+
+def test_generator_none_advances_the_global_rng(kata, device):
+    # generator=None shuffles with torch's global RNG, which advances as it is used: two
+    # successive calls after one torch.manual_seed draw different orders (as two
+    # torch.randperm(n) calls do). A solution that builds a private generator from
+    # torch.initial_seed() repeats itself. Three samples, batch_size=1, two epochs: 36 possible
+    # runs; under uniform reshuffling both calls coincide for all 8 seeds with probability
+    # 36**-8 < 1e-12.
+    X = torch.tensor([[0.9], [-0.4], [0.2]], dtype=F64)
+    y = torch.tensor([0.5, 1.3, -0.7], dtype=F64)
+    lr, epochs = 0.15, 2
+    runs, _ = _all_runs(X, y, lr, epochs, 1)
+    pairs = kata.run(d09.fit_unseeded_twice_under_global_seeds, X.to(device), y.to(device), lr, epochs, 1,
+                     list(range(8)))
+    differ = any(_closest((a["w"], a["b"], a["history"]), runs) != _closest((b["w"], b["b"], b["history"]), runs)
+                 for a, b in pairs)
+    expect(differ, "two successive fit_gradient_descent(batch_size=1, generator=None) calls after one "
+                   "torch.manual_seed(s) gave the same run for 8 seeds: with generator=None, shuffle with torch's "
+                   "global RNG itself (torch.randperm(n)), which advances from call to call")
+
+
 @given(nd=st.tuples(st.integers(4, 8), st.integers(1, 3)), batch_size=st.integers(1, 3), epochs=st.integers(1, 3),
        seed=tks.seeds(), data=st.data())
 def test_same_generator_seed_gives_the_same_fit_whatever_the_global_rng(kata, device, nd, batch_size, epochs,

@@ -154,6 +154,34 @@ def test_sgd_nesterov_matches_torch(kata, device, problem, kwargs):
     _run_and_compare(kata, device, "SGD", *problem, kwargs)
 
 
+@given(problem=problems(n_params=(2, 3), n_steps=(2, 4)), nesterov_first=st.booleans(), data=st.data())
+def test_sgd_param_groups_use_their_own_nesterov(kata, device, problem, nesterov_first, data):
+    # nesterov is a per-group hyperparameter like the others: one group with it, one without.
+    (group,), grads = problem
+    params = group["params"]
+    cut = data.draw(st.integers(min_value=1, max_value=len(params) - 1), label="cut")
+    momentum = st.floats(min_value=0.1, max_value=0.95)
+    g1 = data.draw(hyper("SGD", momentum=momentum, nesterov=nesterov_first), label="group 1 hyperparameters")
+    defaults = data.draw(hyper("SGD", momentum=momentum, nesterov=not nesterov_first), label="defaults")
+    groups = [{"params": params[:cut], **g1}, {"params": params[cut:]}]
+    _run_and_compare(kata, device, "SGD", groups, grads, defaults)
+
+
+@given(problem=problems(n_steps=(2, 4)),
+       kwargs=hyper("SGD", momentum=st.floats(min_value=0.1, max_value=0.95), nesterov=True,
+                    weight_decay=st.just(0.0)))
+def test_sgd_nesterov_without_weight_decay_leaves_gradients_untouched(kata, device, problem, kwargs):
+    # Without weight decay the update direction starts as the gradient itself: the look-ahead
+    # g + momentum * buf must be a new tensor, not added into .grad.
+    groups, grads = _to(device, *problem)
+    got = kata.run(d10.trajectory, "SGD", groups, grads, kwargs)["grads"]
+    for t, (after, given_grads) in enumerate(zip(got, grads)):
+        for i, (a, g) in enumerate(zip(after, given_grads)):
+            assert_close(a, g, rtol=0, atol=0, what=f"SGD(nesterov=True): .grad of parameter {i} after step {t + 1} "
+                                                     "(step must not modify the gradients)",
+                         inputs=_inputs("SGD", kwargs, groups, grads))
+
+
 # ------------------------------------------------------------------------------------ Adam
 
 @given(problem=problems(), kwargs=hyper("Adam"))
@@ -244,6 +272,24 @@ def problems_with_missing_grads(draw):
     mask[0][0], mask[-1][0] = False, True
     grads = [[None if m else g for g, m in zip(step, ms)] for step, ms in zip(grads, mask)]
     return [group], grads
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(problem=problems(n_params=(2, 3), n_steps=(2, 4)), data=st.data())
+def test_param_group_added_mid_run_is_updated_from_then_on(kata, device, name, problem, data):
+    # optimizer.add_param_group (unfreezing layers mid-training): the new group, with its own
+    # hyperparameters, is stepped from the next step() on, like torch's.
+    (group,), grads = problem
+    params = group["params"]
+    cut = data.draw(st.integers(min_value=1, max_value=len(params) - 1), label="cut")
+    at = data.draw(st.integers(min_value=1, max_value=len(grads) - 1), label="added before step (0-based)")
+    added = data.draw(hyper(name), label="added group's hyperparameters")
+    kwargs = data.draw(hyper(name), label="kwargs")
+    groups, grads = _to(device, [{"params": params[:cut]}, {"params": params[cut:], **added}], grads)
+    got = kata.run(d10.trajectory_with_group_added, name, groups, grads, kwargs, at)
+    want = d10.trajectory_with_group_added(TORCH, name, groups, grads, kwargs, at)
+    inputs = _inputs(name, kwargs, groups, grads) | {"group 2 added with add_param_group before step": at + 1}
+    _assert_same_trajectory(got, want, name=name, inputs=inputs)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -238,6 +238,24 @@ def test_warmup_cosine_scheduler_get_last_lr_reports_the_group_lrs(kata, lrs, se
                     inputs={"group lrs": lrs, "warmup_steps": warmup, "total_steps": total})
 
 
+@given(lrs=st.lists(base_lrs, min_size=1, max_size=3), settings=warmup_settings(), data=st.data())
+def test_warmup_cosine_scheduler_resumes_from_a_saved_checkpoint(kata, lrs, settings, data):
+    # An LRScheduler's state_dict is what a training checkpoint saves (torch.save) and loads
+    # into a freshly built scheduler: the schedule must go on where it stopped.
+    _, warmup, total, min_lr_fraction = settings
+    min_lr = min(lrs) * (min_lr_fraction / settings[0])
+    n_steps = total + 1
+    split = data.draw(st.integers(1, n_steps - 1), label="checkpoint after step")
+    got = kata.run(d11.warmup_cosine_resumed, lrs, warmup, total, min_lr, n_steps, split)
+    inputs = {"group lrs": lrs, "warmup_steps": warmup, "total_steps": total, "min_lr": min_lr,
+              "state_dicts saved with torch.save and loaded into a new optimizer and WarmupCosine after step": split}
+    expect(len(got) == n_steps, f"recorded {len(got)} steps, expected {n_steps}")
+    for s, got_s in enumerate(got, 1):
+        want_s = [_closed_form(s, lr, warmup, total, min_lr) for lr in lrs]
+        _assert_lrs(got_s, want_s, scale=max(lrs), what=f"param group lrs after {s} scheduler.step() calls",
+                    inputs=inputs)
+
+
 # ------------------------------------------------------------------------ ReduceOnPlateau
 
 @given(lrs=st.lists(base_lrs, min_size=1, max_size=3), kwargs=plateau_kwargs,
@@ -252,6 +270,20 @@ def test_reduce_on_plateau_matches_torch_at_every_step(kata, lrs, kwargs, min_lr
     for t, (got_t, want_t) in enumerate(zip(got, want)):
         _assert_lrs(got_t, want_t, scale=max(lrs),
                     what=f"group lrs after step(metrics[{t}]) (vs torch ReduceLROnPlateau, mode='min')", inputs=inputs)
+
+
+def test_reduce_on_plateau_defaults_match_torch(kata):
+    # Only the optimizer: factor=0.1, patience=10, threshold=1e-4, min_lr=0 (torch's defaults).
+    # After the first metric every one is lower by a relative 5e-5, less than the threshold:
+    # bad epochs under threshold=1e-4 (reductions after steps 12 and 23), one improvement more
+    # under threshold=0 (one step later); another patience moves them too.
+    metrics = [1.0] + [1.0 - 5e-5] * 25
+    got = kata.run(d11.plateau_run, [1.0, 0.3], metrics, {})
+    want = d11.plateau_run(TORCH, [1.0, 0.3], metrics, {})
+    for t, (got_t, want_t) in enumerate(zip(got, want)):
+        _assert_lrs(got_t, want_t, scale=1.0, what=f"group lrs after step(metrics[{t}]) with the default "
+                                                    "factor, patience, threshold and min_lr (vs torch)",
+                    inputs={"group lrs": [1.0, 0.3], "metrics": metrics})
 
 
 @pytest.mark.parametrize("patience", [0, 1, 3])

@@ -46,3 +46,20 @@ def fit_twice_with_one_generator(module, X, y, lr, epochs, batch_size, seed):
     a list of two results."""
     generator = torch.Generator().manual_seed(seed)
     return [_result(module.fit_gradient_descent(X, y, lr, epochs, batch_size, generator)) for _ in range(2)]
+
+
+def fit_under_many_generator_seeds(module, X, y, lr, epochs, batch_size, seeds):
+    """One fit_seeded run per entry of SEEDS: a list of results."""
+    return [fit_seeded(module, X, y, lr, epochs, batch_size, seed) for seed in seeds]
+
+
+def fit_unseeded_twice_under_global_seeds(module, X, y, lr, epochs, batch_size, global_seeds):
+    """Per entry of GLOBAL_SEEDS: torch.manual_seed(it), then two successive
+    fit_gradient_descent calls with generator=None (global RNG restored afterwards): a list of
+    [first, second] result pairs."""
+    pairs = []
+    with torch.random.fork_rng(devices=[]):
+        for global_seed in global_seeds:
+            torch.manual_seed(global_seed)
+            pairs.append([_result(module.fit_gradient_descent(X, y, lr, epochs, batch_size)) for _ in range(2)])
+    return pairs

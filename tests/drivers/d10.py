@@ -165,3 +165,21 @@ def in_place_run(module, name, groups, grads, kwargs):
         out["aliases"].append([h.clone() for h in handles])
         out["strides"].append([list(p.stride()) for p in params])
     return out
+
+
+def trajectory_with_group_added(module, name, groups, grads, kwargs, at):
+    """Like trajectory, but the optimizer is built on GROUPS[0] only; GROUPS[1] joins with
+    opt.add_param_group right before step AT (0-based; as when layers are unfrozen
+    mid-training). Its parameters get gradients from the start (a step before AT must not move
+    them). Returns the parameters (in group order) after each step."""
+    opt, first = _build(module, name, groups[:1], kwargs)
+    later = [_like(t).requires_grad_(True) for t in groups[1]["params"]]
+    params = first + later
+    out = []
+    for t, step_grads in enumerate(grads):
+        if t == at:
+            opt.add_param_group({**groups[1], "params": later})
+        _set_grads(params, step_grads)
+        opt.step()
+        out.append(_snapshot(params))
+    return out

@@ -6,6 +6,8 @@ The optimizer is torch.optim.SGD with one parameter per group and group g's lr =
 """
 from __future__ import annotations
 
+import io
+
 import torch
 
 
@@ -53,5 +55,34 @@ def plateau_run(module, base_lrs, metrics, kwargs, lr_scales=None, added_group=N
                 group["lr"] *= lr_scales[t]
         opt.step()
         sched.step(m)
+        out.append(_lrs(opt))
+    return out
+
+
+def warmup_cosine_resumed(module, base_lrs, warmup_steps, total_steps, min_lr, n_steps, split):
+    """WarmupCosine stepped SPLIT times (opt.step(); scheduler.step()); then the optimizer's and
+    the scheduler's state_dicts are written with torch.save and read back with torch.load (a
+    checkpoint), a new optimizer and a new WarmupCosine load them, and the remaining
+    N_STEPS - SPLIT steps run on those. Returns the group lrs after each of the N_STEPS steps."""
+    def build():
+        opt = _optimizer(base_lrs)
+        return opt, module.WarmupCosine(opt, warmup_steps=warmup_steps, total_steps=total_steps, min_lr=min_lr)
+
+    opt, sched = build()
+    out = []
+    for _ in range(split):
+        opt.step()
+        sched.step()
+        out.append(_lrs(opt))
+    buffer = io.BytesIO()
+    torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, buffer)
+    buffer.seek(0)
+    checkpoint = torch.load(buffer, weights_only=False)
+    opt, sched = build()
+    opt.load_state_dict(checkpoint["optimizer"])
+    sched.load_state_dict(checkpoint["scheduler"])
+    for _ in range(n_steps - split):
+        opt.step()
+        sched.step()
         out.append(_lrs(opt))
     return out
