@@ -468,6 +468,24 @@ class _Crash(Exception):
     """Internal: the worker is gone (died, timed out, broke the wire); carries the grader's message."""
 
 
+def _kill_worker(proc: subprocess.Popen, fds) -> int | None:
+    """SIGKILL the worker's whole session, reap it, close its pipes; its exit status (None if it hung)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        code = proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        code = None
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    return code
+
+
 @dataclass
 class _Spawned:
     """A launched worker that has not yet been told its kata: it imports torch and waits."""
@@ -483,19 +501,7 @@ class _Spawned:
 
     def discard(self) -> None:
         if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-            for fd in (self.send_fd, self.recv_fd):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            _kill_worker(self.proc, (self.send_fd, self.recv_fd))
         if self.cgroups is not None:
             self.cgroups.destroy()
         shutil.rmtree(self.stage, ignore_errors=True)
@@ -704,20 +710,8 @@ class WorkerKata(KataBase):
         """Kill the worker and everything it started, remove its cgroups and files; return its exit status."""
         code = None
         if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                code = self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                code = None
+            code = _kill_worker(self.proc, (self._send_fd, self._recv_fd))
             self.proc = None
-            for fd in (self._send_fd, self._recv_fd):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
         if self.cgroups is not None:
             self.survivors |= self.cgroups.destroy()
             self.cgroups = None
