@@ -457,3 +457,17 @@ def test_defaults_match_torch_for_tiny_gradients(kata, device, name, problem, ex
     groups, grads = problem
     grads = [[g * 10.0 ** exponent for g in step] for step in grads]
     _run_and_compare(kata, device, name, groups, grads, DEFAULT_KWARGS[name])
+
+
+@pytest.mark.parametrize("name", ("Adam", "AdamW", "RMSprop"))
+@pytest.mark.parametrize("scale", (1e30, 1e-30), ids=("huge_gradients", "tiny_gradients"))
+def test_state_keeps_the_parameters_dtype_at_extreme_gradients(kata, device, name, scale):
+    # "Same trajectory as torch" for float64 parameters: torch keeps the moments in the
+    # parameter's dtype. Squares of 1e30 (1e60) overflow float32 and squares of 1e-30 underflow
+    # it, so moments kept in float32 (torch.zeros(p.shape)) stall or blow up the step, where
+    # float32 rounding alone would hide under the tolerance.
+    groups = [{"params": [torch.tensor([0.5, -0.25, 2.0], dtype=torch.float64)]}]
+    grads = [[torch.tensor([1.0, -0.3, 0.7], dtype=torch.float64) * scale],
+             [torch.tensor([-0.4, 0.9, 0.2], dtype=torch.float64) * scale]] * 2
+    kwargs = {**DEFAULT_KWARGS[name], "eps": 1e-50} if scale < 1 else DEFAULT_KWARGS[name]
+    _run_and_compare(kata, device, name, groups, grads, kwargs)
