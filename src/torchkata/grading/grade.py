@@ -316,8 +316,6 @@ def grade_one(path: Path, out: Path, project: Path, device: str = "cpu", *, reco
               katas: list[str] | None = None, scoring: str | None = None, jobs: int | None = None,
               progress: Callable[[dict], None] | None = None) -> dict:
     """Grade one submission into OUT; raise GradingError when it cannot be graded at all."""
-    from torchkata.grading.sandbox import sandbox_facts
-
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="torchkata-grade-"))  # 0700: the worker cannot look in
     try:
@@ -338,6 +336,8 @@ def grade_one(path: Path, out: Path, project: Path, device: str = "cpu", *, reco
         seconds: dict[str, float] = {}
         for t in merged["tests"]:
             seconds[t["kata"]] = seconds.get(t["kata"], 0.0) + t.get("duration", 0.0)
+        from torchkata.grading.sandbox import sandbox_facts  # imports torch: not before a refusal
+
         results = build_results(sub, merged, seconds, sandbox_facts().lines(), states, scoring)
         write_reports(results, out)
         return results
