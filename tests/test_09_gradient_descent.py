@@ -107,6 +107,19 @@ def _closest(got, runs):
     return min(runs, key=lambda k: _distance(got, runs[k]))
 
 
+def _which_run(result, runs):
+    """The enumerated run (of RUNS) that a fit's RESULT dict is."""
+    return _closest((result["w"], result["b"], result["history"]), runs)
+
+
+def _three_samples():
+    """Three samples, batch_size=1, two epochs: 36 possible runs, all far apart."""
+    X = torch.tensor([[0.9], [-0.4], [0.2]], dtype=F64)
+    y = torch.tensor([0.5, 1.3, -0.7], dtype=F64)
+    lr, epochs = 0.15, 2
+    return X, y, lr, epochs, _all_runs(X, y, lr, epochs, 1)[0]
+
+
 def _check_fit(got, want, dtype, device, *, what, inputs):
     """Compare (w, b, history) with the float64 expected run, in the solution's dtype."""
     w, b, history = got
@@ -310,14 +323,11 @@ def test_different_generator_seeds_give_different_shuffles(kata, device):
     # must come from `generator`: a solution that seeds its own generator (or the global one)
     # gives every seed the same run. Under uniform reshuffling, 12 seeds all land on one run
     # with probability 36 * 36**-12 < 1e-16.
-    X = torch.tensor([[0.9], [-0.4], [0.2]], dtype=F64)
-    y = torch.tensor([0.5, 1.3, -0.7], dtype=F64)
-    lr, epochs = 0.15, 2
-    runs, _ = _all_runs(X, y, lr, epochs, 1)
+    X, y, lr, epochs, runs = _three_samples()
     chosen = set()
     for seed in range(12):
         got = kata.run(d09.fit_seeded, X.to(device), y.to(device), lr, epochs, 1, seed)
-        chosen.add(_closest((got["w"], got["b"], got["history"]), runs))
+        chosen.add(_which_run(got, runs))
     expect(len(chosen) > 1, "fit_gradient_descent(batch_size=1) gave the same run for 12 different "
                             "torch.Generator().manual_seed(seed) generators: draw every shuffle from `generator`")
 
@@ -328,16 +338,13 @@ def test_generator_none_shuffles_with_the_global_rng(kata, device):
     # falls back on a fresh torch.Generator() or re-seeds the global RNG itself gives every
     # seed one run). Three samples, batch_size=1, two epochs: 36 possible runs; under uniform
     # reshuffling 12 seeds all land on one run with probability 36 * 36**-12 < 1e-16.
-    X = torch.tensor([[0.9], [-0.4], [0.2]], dtype=F64)
-    y = torch.tensor([0.5, 1.3, -0.7], dtype=F64)
-    lr, epochs = 0.15, 2
-    runs, _ = _all_runs(X, y, lr, epochs, 1)
+    X, y, lr, epochs, runs = _three_samples()
     got = kata.run(d09.fit_unseeded_under_global_seeds, X.to(device), y.to(device), lr, epochs, 1,
                    [0, 0] + list(range(1, 12)))
     same = torch.equal(got[0]["w"], got[1]["w"]) and got[0]["history"] == got[1]["history"]
     expect(same, "fit_gradient_descent(batch_size=1, generator=None) gave two different runs after the same "
                  "torch.manual_seed(0): with generator=None, shuffle with torch's global RNG")
-    chosen = {_closest((run["w"], run["b"], run["history"]), runs) for run in got}
+    chosen = {_which_run(run, runs) for run in got}
     expect(len(chosen) > 1, "fit_gradient_descent(batch_size=1, generator=None) gave the same run after 12 "
                             "different torch.manual_seed(s): with generator=None, draw the shuffles from "
                             "torch's global RNG (not a fresh or re-seeded generator)")
@@ -349,15 +356,12 @@ def test_successive_calls_continue_the_same_generator(kata, device):
     # solution that shuffles with a private copy made from g.initial_seed() repeats the first
     # call. Three samples, batch_size=1, two epochs: 36 possible runs; under uniform
     # reshuffling both calls coincide for all 8 seeds with probability 36**-8 < 1e-12.
-    X = torch.tensor([[0.9], [-0.4], [0.2]], dtype=F64)
-    y = torch.tensor([0.5, 1.3, -0.7], dtype=F64)
-    lr, epochs = 0.15, 2
-    runs, _ = _all_runs(X, y, lr, epochs, 1)
+    X, y, lr, epochs, runs = _three_samples()
     differ = False
     for seed in range(8):
         first, second = kata.run(d09.fit_twice_with_one_generator, X.to(device), y.to(device), lr, epochs, 1, seed)
-        differ = differ or (_closest((first["w"], first["b"], first["history"]), runs)
-                            != _closest((second["w"], second["b"], second["history"]), runs))
+        differ = differ or (_which_run(first, runs)
+                            != _which_run(second, runs))
     expect(differ, "two successive fit_gradient_descent(batch_size=1) calls sharing one torch.Generator gave "
                    "the same run for 8 seeds: shuffle with the caller's generator itself, so that it advances")
 
@@ -377,7 +381,7 @@ def test_every_batch_sequence_can_occur_from_the_first_epoch_on(kata, device, X,
     lr = 0.15
     runs, parts = _all_runs(X, y, lr, 1, batch_size)
     got = kata.run(d09.fit_under_many_generator_seeds, X.to(device), y.to(device), lr, 1, batch_size, list(range(120)))
-    seen = {_closest((run["w"], run["b"], run["history"]), runs) for run in got}
+    seen = {_which_run(run, runs) for run in got}
     missing = [parts[k[0]] for k in runs if k not in seen]
     expect(not missing, f"fit_gradient_descent(batch_size={batch_size}, epochs=1) on {len(y)} samples never used "
                         f"the batch sequence(s) {missing} in 120 generator seeds (seen: {sorted(parts[k[0]] for k in seen)}): "
@@ -392,13 +396,10 @@ def test_generator_none_advances_the_global_rng(kata, device):
     # torch.initial_seed() repeats itself. Three samples, batch_size=1, two epochs: 36 possible
     # runs; under uniform reshuffling both calls coincide for all 8 seeds with probability
     # 36**-8 < 1e-12.
-    X = torch.tensor([[0.9], [-0.4], [0.2]], dtype=F64)
-    y = torch.tensor([0.5, 1.3, -0.7], dtype=F64)
-    lr, epochs = 0.15, 2
-    runs, _ = _all_runs(X, y, lr, epochs, 1)
+    X, y, lr, epochs, runs = _three_samples()
     pairs = kata.run(d09.fit_unseeded_twice_under_global_seeds, X.to(device), y.to(device), lr, epochs, 1,
                      list(range(8)))
-    differ = any(_closest((a["w"], a["b"], a["history"]), runs) != _closest((b["w"], b["b"], b["history"]), runs)
+    differ = any(_which_run(a, runs) != _which_run(b, runs)
                  for a, b in pairs)
     expect(differ, "two successive fit_gradient_descent(batch_size=1, generator=None) calls after one "
                    "torch.manual_seed(s) gave the same run for 8 seeds: with generator=None, shuffle with torch's "
