@@ -46,6 +46,12 @@ def any_sizes(draw, min_batches=1, max_batches=5):
                 label="batch_sizes")
 
 
+def _assert_params(out, expected, what):
+    """The model's weight and bias after a driver run (OUT) equal EXPECTED; WHAT(name) says which."""
+    for name, got, want in zip(("weight", "bias"), out["params"], expected):
+        assert_close(got.cpu(), want, what=what(name))
+
+
 def make_data(seed, sizes, val_sizes=()):
     """weight (C, D), bias (C,), train batches and val batches [(x (n, D) float64, y (n,) int64)]."""
     g = torch.Generator().manual_seed(seed)
@@ -139,8 +145,8 @@ def test_train_one_epoch_updates_parameters_like_sgd_over_the_batches(kata, devi
     weight, bias, batches, _ = make_data(seed, sizes)
     out = kata.run(d13.train_epoch, weight, bias, batches, device, lr)
     expected, _ = sgd_steps(weight, bias, batches, lr)
-    for name, a, e in zip(("weight", "bias"), out["params"], expected[-1]["params"]):
-        assert_close(a.cpu(), e, what=f"model {name} after one epoch of SGD(lr={lr:g}) over {sizes} samples")
+    _assert_params(out, expected[-1]["params"],
+                   lambda name: f"model {name} after one epoch of SGD(lr={lr:g}) over {sizes} samples")
 
 
 @given(seed=tks.seeds(), sizes=ragged_sizes())
@@ -192,9 +198,9 @@ def test_accumulation_update_equals_one_step_on_the_concatenated_batches(kata, d
     big = [(torch.cat([x for x, _ in batches[i:i + k]]), torch.cat([y for _, y in batches[i:i + k]]))
            for i in range(0, len(batches), k)]
     expected, _ = sgd_steps(weight, bias, big, lr)
-    for name, a, e in zip(("weight", "bias"), out["params"], expected[-1]["params"]):
-        assert_close(a.cpu(), e, what=f"model {name} after {groups * k} batches of {batch} with "
-                                      f"accumulation_steps={k}, versus {groups} step(s) on batches of {batch * k}")
+    _assert_params(out, expected[-1]["params"],
+                   lambda name: f"model {name} after {groups * k} batches of {batch} with "
+                                f"accumulation_steps={k}, versus {groups} step(s) on batches of {batch * k}")
 
 
 @given(seed=tks.seeds(), n=st.integers(min_value=1, max_value=7), k=st.integers(min_value=2, max_value=4))
@@ -376,8 +382,8 @@ def test_evaluate_leaves_parameters_and_gradients_untouched(kata, device, seed, 
     weight, bias, batches, _ = make_data(seed, sizes)
     out = kata.run(d13.evaluate, weight, bias, batches, device)
     expect(all(g is None for g in out["grads"]), "evaluate left gradients on the parameters (no backward here)")
-    for name, a, e in zip(("weight", "bias"), out["params"], (weight, bias)):
-        assert_close(a.cpu(), e, what=f"model {name} after evaluate (it must not change)")
+    _assert_params(out, (weight, bias),
+                   lambda name: f"model {name} after evaluate (it must not change)")
 
 
 # ==================================================================================== fit
@@ -472,10 +478,10 @@ def test_fit_restores_the_best_epochs_weights_when_stopping_early(kata, device, 
                    val_script=list(script))
     _, best = early_stop(script, patience)
     steps, _ = sgd_steps(weight, bias, train, lr, epochs=best + 1)
-    for name, a, e in zip(("weight", "bias"), out["params"], steps[-1]["params"]):
-        assert_close(a.cpu(), e, what=f"model {name} after fit stopped early: val losses {script}, "
-                                      f"patience={patience}, so the weights after epoch {best} (the best) "
-                                      "must be loaded back")
+    _assert_params(out, steps[-1]["params"],
+                   lambda name: f"model {name} after fit stopped early: val losses {script}, "
+                                f"patience={patience}, so the weights after epoch {best} (the best) "
+                                "must be loaded back")
 
 
 @FEW
@@ -495,10 +501,10 @@ def test_fit_loads_the_best_weights_when_the_epochs_run_out_before_patience(kata
            f"patience={patience}")
     best = script.index(min(script))
     steps, _ = sgd_steps(weight, bias, train, lr, epochs=best + 1)
-    for name, a, e in zip(("weight", "bias"), out["params"], steps[-1]["params"]):
-        assert_close(a.cpu(), e, what=f"model {name} after fit ran all {len(script)} epochs: val losses {script}, "
-                                      f"patience={patience}, so the weights after epoch {best} (the best) must "
-                                      "be loaded back before returning, even without an early stop")
+    _assert_params(out, steps[-1]["params"],
+                   lambda name: f"model {name} after fit ran all {len(script)} epochs: val losses {script}, "
+                                f"patience={patience}, so the weights after epoch {best} (the best) must "
+                                "be loaded back before returning, even without an early stop")
 
 
 @FEW
@@ -511,10 +517,10 @@ def test_fit_without_patience_keeps_the_last_epochs_weights(kata, device, seed, 
     weight, bias, train, val = make_data(seed, sizes, [3])
     out = kata.run(d13.fit, weight, bias, train, val, device, len(script), lr, val_script=list(script))
     steps, _ = sgd_steps(weight, bias, train, lr, epochs=len(script))
-    for name, a, e in zip(("weight", "bias"), out["params"], steps[-1]["params"]):
-        assert_close(a.cpu(), e, what=f"model {name} after fit without patience (val losses {script}): the "
-                                      f"weights after the last of {len(script)} epochs (load the best epoch's "
-                                      "weights only when patience is set)")
+    _assert_params(out, steps[-1]["params"],
+                   lambda name: f"model {name} after fit without patience (val losses {script}): the "
+                                f"weights after the last of {len(script)} epochs (load the best epoch's "
+                                "weights only when patience is set)")
 
 
 @FEW
