@@ -435,6 +435,34 @@ def test_a_folder_of_archives_is_graded_into_a_csv(mini, tmp_path):
     assert "06_activations:" in by_name["bob"]["problems"] and not by_name["alice"]["problems"]
 
 
+def test_no_submission_name_crashes_the_batch_or_overwrites_another(mini, tmp_path):
+    """Names are the candidates': one that is the batch's own file, one of dots, two that differ
+    only in the archive's kind or case, a very long one. Each gets a folder of its own under --out."""
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    untouched = "def relu(x):\n    raise NotImplementedError\n"  # scored without a run: fast
+    names = ["grades.csv.zip", "similarity.csv.tar.gz", "...zip", "bob.zip", "bob.tar.gz", "Bob.zip",
+             "x" * 240 + ".zip", "a b;$(c).zip"]
+    for i, name in enumerate(names):
+        folder = submission(tmp_path / f"s{i}", untouched, tensors_source=untouched)
+        if name.endswith(".tar.gz"):
+            with tarfile.open(batch / name, "w:gz") as tar:
+                tar.add(folder, arcname="sub")
+        else:
+            _zip_of(folder, batch / name)
+    rows = grade_batch(batch, tmp_path / "out", mini, jobs=2, similarity_threshold=None)
+    assert len(rows) == len(names) and all(r["results"] is not None for r in rows), [r["error"] for r in rows]
+    folders = [r["submission"] for r in rows]
+    assert len({f.casefold() for f in folders}) == len(names), folders
+    assert (tmp_path / "out/grades.csv").is_file()
+    for folder in folders:
+        assert (tmp_path / "out" / folder / "results.json").is_file() and len(folder) <= 100
+        assert (tmp_path / "out" / folder).resolve().parent == (tmp_path / "out").resolve()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["batch", "out"] + [f"s{i}" for i in range(len(names))]
+    csv_rows = list(csv.DictReader(io.StringIO((tmp_path / "out/grades.csv").read_text())))
+    assert sorted(r["submission"] for r in csv_rows) == sorted(folders)
+
+
 # ------------------------------------------------------------------------------ packaging
 
 def test_package_holds_the_take_home_and_never_the_hidden_suite(tmp_path):

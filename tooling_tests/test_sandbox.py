@@ -365,6 +365,29 @@ def test_an_expanded_tensor_never_reaches_the_grader_as_a_giant(tmp_path, projec
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 512 << 10  # KiB
 
 
+def test_a_function_that_keeps_crashing_its_worker_leaves_the_others_graded(tmp_path, project):
+    """One function that takes its worker down on every call stops being retried after a few
+    crashes; the kata's other functions still answer, on fresh workers, however often it was called."""
+    kata = open_kata(tmp_path, project, """
+        import os, torch
+        def relu(x):
+            os._exit(3)
+        def sigmoid(x):
+            return 1 / (1 + torch.exp(-x))
+    """)
+    try:
+        messages = []
+        for _ in range(8):  # more calls than any total restart budget would allow
+            with pytest.raises(SolutionCrashed) as crashed:
+                kata.call("relu", torch.zeros(2))
+            messages.append(str(crashed.value))
+            assert torch.allclose(kata.call("sigmoid", torch.zeros(2)), torch.full((2,), 0.5))
+        assert "not retried" in messages[-1] and "calling relu" in messages[-1]
+        assert sum("not retried" in m for m in messages) == 8 - kata.crashes, "relu was restarted after its budget"
+    finally:
+        kata.close()
+
+
 # ------------------------------------------------------------------------------ candidate text
 
 def test_candidate_errors_are_marked_bounded_and_never_the_graders(tmp_path, project):

@@ -16,6 +16,7 @@ import re
 import shutil
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -362,6 +363,14 @@ def write_reports(results: dict, out: Path) -> None:
     (out / "gradescope.json").write_text(json.dumps(gradescope, indent=1))
 
 
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")[:NAME_LIMIT] or "submission"
+
+
+NAME_LIMIT = 100  # characters of a submission's folder name (file systems stop at 255 bytes)
+BATCH_FILES = ("grades.csv", "similarity.csv")  # what a batch writes beside the submissions' folders
+
+
 def submission_name(path: Path) -> str:
     """The archive's name without its suffix, made safe as a folder name (a candidate chose it)."""
     name = path.name
@@ -369,7 +378,24 @@ def submission_name(path: Path) -> str:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
             break
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "submission"
+    return _safe_name(name)
+
+
+def submission_names(archives: list[Path]) -> dict[Path, str]:
+    """A folder name per archive, each its own: bob.zip and bob.tar.gz keep their suffixes to
+    stay apart, a name that is one of the batch's own files or is taken (case aside) gets -2, -3."""
+    stems = {a: submission_name(a) for a in archives}
+    counts = Counter(stem.casefold() for stem in stems.values())
+    taken = {f.casefold() for f in BATCH_FILES}
+    names = {}
+    for archive in sorted(archives):
+        base = stems[archive] if counts[stems[archive].casefold()] == 1 else _safe_name(archive.name)
+        name, n = base, 2
+        while name.casefold() in taken:
+            name, n = f"{base}-{n}", n + 1
+        taken.add(name.casefold())
+        names[archive] = name
+    return names
 
 
 def is_batch(path: Path) -> bool:
@@ -388,17 +414,21 @@ def grade_batch(folder: Path, out: Path, project: Path, jobs: int = 2, device: s
     jobs = max(1, jobs)
     per_submission = max(1, min(GRADE_JOBS, (os.cpu_count() or 1) // jobs))  # the cores, shared, not multiplied
 
+    names = submission_names(archives)
+
     def one(archive: Path) -> dict:
-        name = submission_name(archive)
+        name = names[archive]
         try:
             results = grade_one(archive, out / name, project, device, records=records, katas=katas,
                                 scoring=scoring, jobs=per_submission,
                                 progress=None if progress is None else lambda line: progress(name, line))
             return {"submission": name, "results": results, "error": ""}
-        except GradingError as err:
+        except Exception as err:  # noqa: BLE001 - no submission may end the batch: it is reported instead
+            why = str(err) if isinstance(err, GradingError) else \
+                f"grading failed ({err.__class__.__name__}: {str(err)[:300]}); the other submissions are graded"
             (out / name).mkdir(parents=True, exist_ok=True)
-            (out / name / "error.txt").write_text(str(err) + "\n")
-            return {"submission": name, "results": None, "error": str(err)}
+            (out / name / "error.txt").write_text(why + "\n")
+            return {"submission": name, "results": None, "error": why}
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         rows = list(pool.map(one, archives))
@@ -406,7 +436,7 @@ def grade_batch(folder: Path, out: Path, project: Path, jobs: int = 2, device: s
         for k in (row["results"] or {}).get("katas", {}):
             if k not in kata_ids:
                 kata_ids.append(k)
-    flags = _similarity(archives, kata_ids, project, out, similarity_threshold) \
+    flags = _similarity(names, kata_ids, project, out, similarity_threshold) \
         if similarity_threshold is not None and len(archives) > 1 else {}
     with open(out / "grades.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -422,7 +452,7 @@ def grade_batch(folder: Path, out: Path, project: Path, jobs: int = 2, device: s
     return rows
 
 
-def _similarity(archives: list[Path], kata_ids: list[str], project: Path, out: Path, threshold: float) -> dict:
+def _similarity(names: dict[Path, str], kata_ids: list[str], project: Path, out: Path, threshold: float) -> dict:
     """{submission: 'kata ~ other (score)'} for pairs above THRESHOLD; writes OUT/similarity.csv."""
     from torchkata.grading.similarity import similarity_flags, similarity_table, write_similarity_csv
     from torchkata.grading.takehome import pristine_stub_source
@@ -433,7 +463,7 @@ def _similarity(archives: list[Path], kata_ids: list[str], project: Path, out: P
             stubs[k] = pristine_stub_source(project, load_catalog()[k])[0]
         except Exception:  # noqa: BLE001 - no pristine stub: compare without boilerplate
             continue
-    table = similarity_table({submission_name(a): a for a in archives}, kata_ids, threshold, boilerplate=stubs)
+    table = similarity_table({name: a for a, name in names.items()}, kata_ids, threshold, boilerplate=stubs)
     write_similarity_csv(table, out / "similarity.csv")
     return similarity_flags(table)
 

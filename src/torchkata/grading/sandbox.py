@@ -598,6 +598,9 @@ def discard_spare() -> None:
             _spare.pop().discard()
 
 
+RESTARTS_PER_TARGET = 3  # crashes of one function (or driver) after which it is no longer retried
+
+
 class WorkerKata(KataBase):
     """A kata's solution running in a sandboxed worker process."""
 
@@ -614,6 +617,7 @@ class WorkerKata(KataBase):
         self.stage: Path | None = None
         self.cgroups: CgroupSet | None = None
         self.crashes = 0
+        self.crashes_by_target: dict[str, int] = {}  # "calling relu" -> how often it took the worker down
         self.last_log = ""
         self.survivors: set[int] = set()
         self.deadline = time.monotonic() + self.limits.kata_seconds  # the kata's whole time budget
@@ -723,13 +727,18 @@ class WorkerKata(KataBase):
 
     def _request(self, message: dict, what: str):
         __tracebackhide__ = True
+        # The restart budget is per function (or driver): one that keeps taking its worker down
+        # stops being retried, and the kata's other functions are still graded on fresh workers
+        # (the kata's whole time budget bounds what all restarts together can cost).
+        crashed = self.crashes_by_target.get(what, 0)
+        if crashed >= RESTARTS_PER_TARGET:
+            raise SolutionCrashed(f"{self.spec.id}: {what} took its worker down {crashed} times; not retried")
         try:
             if self.proc is None:
-                if self.crashes >= 5:
-                    raise SolutionCrashed(f"{self.spec.id}: the worker crashed {self.crashes} times; not restarting")
                 self._start()  # a fresh worker after a crash or a timeout
             answer = self._exchange(message, what=what)
         except _Crash as crash:
+            self.crashes_by_target[what] = crashed + 1
             raise SolutionCrashed(str(crash)) from None
         if answer.get("ok") is True and "result" in answer:
             return answer["result"]
