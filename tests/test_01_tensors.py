@@ -87,6 +87,12 @@ def test_one_hot_of_no_labels_is_empty(kata, device, shape):
 @given(lc=labels_and_classes(min_side=1), data=st.data())
 def test_one_hot_rejects_a_label_outside_the_classes_with_value_error(kata, device, bad, lc, data):
     labels, num_classes = lc
+    # A rejection earns nothing alone: the same labels without the bad one must encode right
+    # (a one_hot that always raises ValueError would pass the check below by itself).
+    good = labels.to(device)
+    assert_close(kata.call("one_hot", good, num_classes), F.one_hot(good, num_classes).float(),
+                 what=f"one_hot(labels, num_classes={num_classes}) before a bad label is put in",
+                 inputs={"labels": good})
     value = {"-1": -1, "-num_classes": -num_classes, "num_classes": num_classes,
              "num_classes+3": num_classes + 3}[bad]
     position = data.draw(st.integers(0, labels.numel() - 1), label="position")

@@ -223,6 +223,11 @@ def test_gelu_gradient_is_finite_and_matches_torch(kata, device, approximate, x,
 @pytest.mark.parametrize("approximate", ["erf", "exact", "Tanh", "NONE", "sigmoid", ""])
 def test_gelu_rejects_an_unknown_approximation_with_value_error(kata, device, approximate):
     x = torch.linspace(-2, 2, 5, device=device)
+    # A rejection earns nothing alone: the known approximations must work on the same x
+    # (a gelu that always raises ValueError would pass the check below by itself).
+    for known in ("none", "tanh"):
+        assert_close(kata.call("gelu", x, approximate=known), F.gelu(x, approximate=known),
+                     what=f"gelu(x, approximate={known!r})", inputs={"x": x})
     with pytest.raises(ValueError):
         kata.call("gelu", x, approximate=approximate)
 

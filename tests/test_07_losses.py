@@ -332,6 +332,11 @@ def _example_args(name, dtype, device):
 @pytest.mark.parametrize("name", LOSSES)
 def test_losses_reject_an_unknown_reduction_with_value_error(kata, device, name, reduction):
     args = _example_args(name, torch.float32, device)
+    # A rejection earns nothing alone: the known reductions must work on the same inputs
+    # (a loss that always raises ValueError would pass the check below by itself).
+    for known in REDUCTIONS:
+        assert_close(kata.call(name, *args, reduction=known), _f64(getattr(F, name), *args, reduction=known),
+                     what=f"{name}(..., reduction={known!r})", inputs=dict(zip(("input", "target"), args)))
     with pytest.raises(ValueError):
         kata.call(name, *args, reduction=reduction)
 

@@ -162,3 +162,32 @@ def test_verify_mode_with_k_judges_only_what_ran(mini_project):
     # (the mini project's kata defines one function of six: its static problems keep the verdict short)
     result.stdout.fnmatch_lines(["*06_activations*1/1*0/0*1/1*", "*partial run (-k/-m): 1 mutants not run*"])
     assert "mutants not caught" not in result.stdout.str()
+
+
+REJECTION_ONLY = '''\
+    import pytest
+    import torch
+
+    def test_relu_rejects_a_list(kata, device):
+        with pytest.raises(TypeError):
+            kata.call("relu", [1.0, -1.0])
+    '''
+
+
+def test_verify_mode_fails_a_rejection_test_that_a_refusing_stub_passes(mini_project):
+    """The refuser (the stub, raising one exception of every type instead of NotImplementedError)
+    must fail every test: a rejection alone must not earn points for no work."""
+    mini_project.write("katas/06_activations/README.md", "# relu\n")
+    mini_project.write("tests/mutants/06_activations.toml", "")
+    mini_project.write("tests/test_06_activations.py", REJECTION_ONLY)
+    result = run(mini_project, "tests", "--torchkata-verify", "--torchkata-device", "cpu", "--tb=no")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*06_activations*1/1*0/1*SHORTFALL*",
+                                 "*the refuser passes*test_relu_rejects_a_list*"])
+    # The same rejection after an accepted case of the same function: the refuser fails it.
+    mini_project.write("tests/test_06_activations.py", REJECTION_ONLY.replace(
+        "    with pytest.raises", "    assert torch.equal(kata.call('relu', torch.tensor([-1.0, 2.0])), "
+        "torch.tensor([0.0, 2.0]))\n        with pytest.raises"))
+    result = run(mini_project, "tests", "--torchkata-verify", "--torchkata-device", "cpu", "--tb=no")
+    assert "the refuser passes" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*06_activations*1/1*1/1*"])

@@ -7,6 +7,11 @@ plugin's ``pytest_torchkata_implementations`` hook, so torch is imported once an
 spread the work. A mutant is the reference with the edits of ``tests/mutants/<id>.toml``
 applied, written to a temporary root; ``mistake =`` names a catalog mistake, ``beyond =``
 describes a realistic bug the catalog does not list.
+
+The *refuser* is the stub with every ``NotImplementedError`` replaced by one exception that is
+at once a ValueError, IndexError, KeyError, TypeError, RuntimeError and ArithmeticError: a
+submission that does no work but refuse. It must fail every test, like the stub: a test that
+checks a rejection earns nothing unless the same function also gets an accepted case right.
 """
 from __future__ import annotations
 
@@ -76,6 +81,21 @@ def _apply_edits(source: str, mutant: dict) -> str:
     return source
 
 
+REFUSAL = """
+
+# torchkata verify: the refuser. Every function only refuses, with an exception of every type
+# a contract may name, so a test that only checks a rejection passes here unless it also checks
+# an accepted case.
+class _Refusal(ValueError, IndexError, KeyError, TypeError, RuntimeError, ArithmeticError):
+    pass
+"""
+
+
+def refuser_source(stub: str) -> str:
+    """The stub, refusing instead of saying it is not written (see the module docstring)."""
+    return stub.replace("NotImplementedError", "_Refusal") + REFUSAL
+
+
 def _stub_raises(fn: ast.AST) -> bool:
     for node in ast.walk(fn):
         if isinstance(node, ast.Raise) and node.exc is not None:
@@ -136,6 +156,7 @@ class VerifySession:
         self.tmp = Path(tempfile.mkdtemp(prefix="torchkata-mutants-"))
         self.katas: dict[str, KataResult] = {}
         self.mutants: dict[str, list[Mutant]] = {}
+        self.refusers: dict[str, Path | None] = {}
         self.caught: set[tuple[str, str]] = set()  # (kata, mutant label) failed at least once here
         # -k / -m select part of the run (an author iterating on one mutant): the verdict then
         # covers what ran, and says how much did not, instead of calling the rest survivors.
@@ -144,6 +165,7 @@ class VerifySession:
             if self.layout.suite_file(spec).is_file():
                 self.katas[spec.id] = KataResult(spec, problems=static_problems(self.layout, spec))
                 self.mutants[spec.id] = self._build_mutants(spec)
+                self.refusers[spec.id] = self._build_refuser(spec)
         self.ok = None
 
     # ------------------------------------------------------------------ mutants
@@ -189,6 +211,15 @@ class VerifySession:
                 result.problems.append(f"no mutant for the catalog mistake {mistake!r}")
         return mutants
 
+    def _build_refuser(self, spec: KataSpec) -> Path | None:
+        stub = self.layout.module(spec)
+        if not stub.is_file():
+            return None
+        root = self.tmp / "refuser" / spec.id
+        (root / spec.id).mkdir(parents=True, exist_ok=True)
+        self.layout.module(spec, root).write_text(refuser_source(stub.read_text()))
+        return root
+
     def _alternative(self, kata_id: str) -> Path | None:
         """tests/alternatives/<id>/<module>: a correct solution written unlike the reference."""
         spec = self.katas[kata_id].spec
@@ -197,7 +228,8 @@ class VerifySession:
 
     def labels(self, kata_id: str) -> list[str]:
         alternative = ["alternative"] if self._alternative(kata_id) else []
-        return ["reference", *alternative, "stub"] + [m.label for m in self.mutants.get(kata_id, [])
+        refuser = ["refuser"] if self.refusers.get(kata_id) else []
+        return ["reference", *alternative, "stub", *refuser] + [m.label for m in self.mutants.get(kata_id, [])
                                                        if m.root is not None]
 
     def root_for(self, kata_id: str, label: str) -> Path:
@@ -207,6 +239,8 @@ class VerifySession:
             return self._alternative(kata_id)
         if label == "stub":
             return self.layout.katas
+        if label == "refuser":
+            return self.refusers[kata_id]
         return next(m.root for m in self.mutants[kata_id] if m.label == label)
 
     # ------------------------------------------------------------------ core plugin hooks
@@ -292,6 +326,11 @@ class VerifySession:
             stub_pass = sorted({f"{t}[{d}]" for (d, t), v in stub_ran.items() if v == "passed"})
             if stub_pass:
                 problems.append("stub passes (the test checks nothing): " + ", ".join(stub_pass))
+            refuser = {k: v for k, v in by_impl.get("refuser", {}).items() if v != "skipped"}
+            refuser_pass = sorted({f"{t}[{d}]" for (d, t), v in refuser.items() if v == "passed"})
+            if refuser_pass:
+                problems.append("the refuser passes (every function only raises; a test that checks a rejection "
+                                "must also check an accepted case): " + ", ".join(refuser_pass))
             caught, survivors = {False: 0, True: 0}, []
             mutants, notes = self.mutants.get(kata_id, []), []
             if self.partial:
@@ -324,6 +363,7 @@ class VerifySession:
                 "alternative": f"{sum(v == 'passed' for v in alt.values())}/"
                                f"{sum(v != 'skipped' for v in alt.values())}" if alt else "-",
                 "stub_failed": f"{sum(v != 'passed' for v in stub_ran.values())}/{len(stub_ran)}",
+                "refuser_failed": f"{sum(v != 'passed' for v in refuser.values())}/{len(refuser)}" if refuser else "-",
                 "mutants": f"{caught[False]}/{sum(not m.beyond for m in mutants)}",
                 "beyond": f"{caught[True]}/{sum(m.beyond for m in mutants)}",
                 "notes": notes,
@@ -338,13 +378,13 @@ class VerifySession:
         rows = self.table()
         tr = terminalreporter
         tr.section("torchkata verify")
-        header = f"{'kata':<22} {'tests':>5} {'devices':<10} {'reference':>10} {'alt':>7} {'stub fails':>10} {'mutants':>8} {'beyond':>7}  verdict"
+        header = f"{'kata':<22} {'tests':>5} {'devices':<10} {'reference':>10} {'alt':>7} {'stub fails':>10} {'refuser':>8} {'mutants':>8} {'beyond':>7}  verdict"
         tr.write_line(header)
         tr.write_line("-" * len(header))
         for row in rows:
             verdict = ("ok, partial" if row["notes"] else "ok") if row["ok"] else "SHORTFALL"
             tr.write_line(f"{row['kata']:<22} {row['tests']:>5} {','.join(row['devices']) or '-':<10} "
-                          f"{row['reference']:>10} {row['alternative']:>7} {row['stub_failed']:>10} {row['mutants']:>8} {row['beyond']:>7}  {verdict}")
+                          f"{row['reference']:>10} {row['alternative']:>7} {row['stub_failed']:>10} {row['refuser_failed']:>8} {row['mutants']:>8} {row['beyond']:>7}  {verdict}")
         for row in rows:
             for problem in row["problems"]:
                 tr.write_line(f"  {row['kata']}: {problem}", red=True)
