@@ -1,6 +1,7 @@
 """Time `torchkata grade` on a take-home filled three ways, and on a batch of them.
 
-Usage:  .venv/bin/python benchmarks/grade_takehome.py [KATA ...] [--fill reference|stub|broken|all] [--batch]
+Usage:  .venv/bin/python benchmarks/grade_takehome.py [KATA ...] [--fill reference|stub|broken|all] [--twice]
+        [--batch]
 
 Packages the katas (default: the first five with a suite), fills the unpacked take-home and grades
 it (sandboxed, `grade` profile), printing the score and the wall time, total and per kata:
@@ -9,6 +10,8 @@ it (sandboxed, `grade` profile), printing the score and the wall time, total and
 - `stub`: the take-home as shipped, untouched (zero, without running a suite);
 - `broken`: the first kata has a syntax error, the second's module is deleted, the third is the
   untouched stub, the rest are references (what a report must lead with);
+- `--twice`: each fill is graded a second time, and the two results must be the same test for
+  test and point for point (times and temporary paths aside);
 - `--batch`: the three, zipped, graded as one folder of submissions (`grade_batch`, with the
   similarity table), as an interviewer grades a round.
 
@@ -56,10 +59,20 @@ def report(label: str, results: dict, seconds: float) -> None:
               f"{k['failed']:>3} failed  {k['seconds']:>6.1f} s in tests  {k.get('summary', '')}")
 
 
+def comparable(results: dict) -> dict:
+    """What must not change between two gradings of one submission: every test's outcome and
+    points, every kata's score (not times, and not the sandbox's per-run facts)."""
+    return {"score": results["score"], "status": results["status"],
+            "katas": {k: (v["score"], v["passed"], v["failed"], v["skipped"], v["status"])
+                      for k, v in results["katas"].items()},
+            "tests": sorted((t["kata"], t["name"], t["status"], t["score"]) for t in results["tests"])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("katas", nargs="*")
     parser.add_argument("--fill", choices=(*FILLS, "all"), default="reference")
+    parser.add_argument("--twice", action="store_true", help="grade each fill again: the results must match")
     parser.add_argument("--batch", action="store_true", help="also grade the three fills as one batch")
     args = parser.parse_args()
     catalog = load_catalog()
@@ -80,6 +93,13 @@ def main() -> None:
             results = grade_one(folder, tmp / "out" / how, PROJECT, records=records)
             report(how, results, time.perf_counter() - start)
             ok &= (results["score"] == results["max_score"]) == (how == "reference")
+            if args.twice:
+                start = time.perf_counter()
+                again = grade_one(folder, tmp / "out" / f"{how}-again", PROJECT, records=records)
+                same = comparable(again) == comparable(results)
+                print(f"{how}, graded again in {time.perf_counter() - start:.1f} s wall: {again['message']}, "
+                      f"{len(again['tests'])} tests, {'identical' if same else 'DIFFERENT'} to the first", flush=True)
+                ok &= same
             shutil.make_archive(str(batch / f"candidate-{how}"), "zip", folder)
         if args.batch:
             start = time.perf_counter()
