@@ -127,9 +127,15 @@ def test_hvp_keeps_float32_precision(kata, device, case):
 
 
 @given(case=helper_case("hvp", names=sorted(d03.LINEAR_FUNCTIONS)))
+# f linear in x with weights that require grad (a loss closing over a model's parameters): its
+# gradient w.r.t. x is those weights, which require grad but do not depend on x. The README: a
+# linear f gives zeros, not an error (torch.autograd.grad needs allow_unused=True there).
+@example(case=("sum_weighted_by_trainable_weights", torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=torch.float64),
+               torch.tensor([[0.5, 1.0], [-1.0, 2.0]], dtype=torch.float64)))
 def test_hvp_of_a_linear_function_is_zero(kata, device, case):
     # The gradient of a linear f is a constant that does not require grad even with
-    # create_graph=True: differentiating it again must give zeros, not an error.
+    # create_graph=True (or, when f's weights require grad, one that does not depend on x):
+    # differentiating it again must give zeros, not an error.
     f, x, v = case
     x, v, report = _run_helper(kata, device, "hvp", f, x, v)
     assert_close(report["result"], torch.zeros_like(x), what=_what("hvp", f, v) + " for a linear f",

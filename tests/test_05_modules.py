@@ -79,6 +79,19 @@ def test_make_mlp_linear_shapes_follow_sizes(kata, sizes):
 
 
 @DISCRETE
+@given(sizes=layer_sizes)
+@example(sizes=[3, 4, 2])
+def test_make_mlp_leaves_the_callers_sizes_list_untouched(kata, sizes):
+    # The catalog: functions never modify their inputs in place. Consuming the list
+    # (in_dim = sizes.pop(0), then one Linear per remaining size) builds the right network but
+    # empties the caller's list, which the caller may reuse (to build a second model, to log it).
+    got = kata.run(d05.mlp_structure, sizes)
+    expect(got["sizes_after"] == sizes,
+           f"make_mlp(sizes) changed the caller's list sizes from {sizes} to {got['sizes_after']}: read it "
+           "(sizes[i], zip(sizes, sizes[1:])) or work on a copy, never pop from or modify the caller's list")
+
+
+@DISCRETE
 @pytest.mark.parametrize("activation", ACTIVATION_NAMES)
 @given(sizes=st.lists(st.integers(1, 5), min_size=3, max_size=4))
 @example(sizes=[3, 4, 4, 2])
@@ -509,6 +522,8 @@ def names_with_an_unknown(draw):
 def test_capture_activations_raises_key_error_for_an_unknown_name(kata, device, data, names):
     x, dims = data
     got = kata.run(d05.capture_failing, x.to(device), names, dims, failure="name")
+    # A KeyError earns nothing alone: the same call without the unknown name must capture right.
+    expect(got["accepted"] is None, f"capture_activations must work before it can refuse: {got['accepted']}")
     expect(got["is_key_error"], f"capture_activations(model, x, {names}) must raise KeyError for a name that is "
                                 f"not in model.named_modules(); got {got['raised']}: {got['message']!r}")
 
@@ -519,6 +534,8 @@ def test_capture_activations_raises_key_error_for_an_unknown_name(kata, device, 
 def test_capture_activations_removes_its_hooks_after_a_key_error(kata, device, data, names):
     x, dims = data
     got = kata.run(d05.capture_failing, x.to(device), names, dims, failure="name")
+    # A KeyError earns nothing alone: the same call without the unknown name must capture right.
+    expect(got["accepted"] is None, f"capture_activations must work before it can refuse: {got['accepted']}")
     expect(got["is_key_error"], f"capture_activations(model, x, {names}) must raise KeyError for the unknown name; "
                                 f"got {got['raised']}: {got['message']!r}")
     expect(got["after"] == got["before"],

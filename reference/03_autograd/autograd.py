@@ -30,11 +30,14 @@ def hvp(f: Callable[[Tensor], Tensor], x: Tensor, v: Tensor) -> Tensor:
     """H_f(x) v by double backward: the gradient of <grad f(x), v> with respect to x."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
+        # allow_unused below: f may be linear in x and still have a gradient that requires grad
+        # through something else (a weight f closes over): that gradient does not depend on x,
+        # so H v is zero, not an error.
         (g,) = torch.autograd.grad(f(x), x, create_graph=True)
         if not g.requires_grad:  # f is linear in x: its gradient is constant, its Hessian zero
             return torch.zeros_like(x)
-        (hv,) = torch.autograd.grad(g, x, grad_outputs=v)
-    return hv.detach()
+        (hv,) = torch.autograd.grad(g, x, grad_outputs=v, allow_unused=True)
+    return torch.zeros_like(x) if hv is None else hv.detach()
 
 
 class LogSumExp(torch.autograd.Function):

@@ -41,6 +41,9 @@ SCALAR_FUNCTIONS = {
 LINEAR_FUNCTIONS = {
     "sum": lambda x: x.sum(),
     "weighted_sum": lambda x: (_ramp(x) * x).sum(),
+    # Linear in x, but its weights require grad (a loss closing over a model's parameters): the
+    # gradient w.r.t. x is the weights, which require grad but do not depend on x.
+    "sum_weighted_by_trainable_weights": lambda x: (_ramp(x).requires_grad_(True) * x).sum(),
 }
 
 # Tensor-valued functions of every output shape (vjp): v is shaped like f(x), not like x.

@@ -29,7 +29,9 @@ def _linears(model):
 # ------------------------------------------------------------------------------ make_mlp
 
 def mlp_structure(mod, sizes, activation=None):
-    """make_mlp(sizes[, ACTIVATIONS[activation]]): its type and its children, in order."""
+    """make_mlp(sizes[, ACTIVATIONS[activation]]): its type and its children, in order, and
+    the caller's sizes list as it was after the call (sizes_after)."""
+    sizes = list(sizes)  # the caller's list, on the solution's side (also in a sandboxed worker)
     m = mod.make_mlp(sizes) if activation is None else mod.make_mlp(sizes, ACTIVATIONS[activation])
     children = list(m.children()) if isinstance(m, nn.Module) else []
     act = nn.ReLU if activation is None else ACTIVATIONS[activation]
@@ -41,6 +43,7 @@ def mlp_structure(mod, sizes, activation=None):
         "is_activation": [isinstance(c, act) for c in children],
         "linear_shapes": [tuple(c.weight.shape) for c in children if isinstance(c, nn.Linear)],
         "linear_has_bias": [c.bias is not None for c in children if isinstance(c, nn.Linear)],
+        "sizes_after": list(sizes),
     }
 
 
@@ -269,6 +272,7 @@ def capture_failing(mod, x, names, dims, seed=0, failure="forward"):
     if failure == "forward":
         model.append(Boom())
     model = model.to(device=x.device, dtype=x.dtype)
+    accepted = _accepted_case(mod, model, x, names) if failure == "name" else None
     before = _hook_state(model)
     raised, message, is_key_error = None, "", False
     try:
@@ -276,7 +280,35 @@ def capture_failing(mod, x, names, dims, seed=0, failure="forward"):
     except Exception as err:  # noqa: BLE001 - what reached the caller is the observation
         raised, message, is_key_error = type(err).__name__, str(err), isinstance(err, KeyError)
     return {"raised": raised, "message": message, "is_key_error": is_key_error,
-            "before": before, "after": _hook_state(model)}
+            "before": before, "after": _hook_state(model), "accepted": accepted}
+
+
+def _accepted_case(mod, model, x, names):
+    """capture_activations with the known NAMES only, against the outputs hooks of the driver's
+    own record: None when it is right, else what went wrong. (A KeyError earns nothing from a
+    capture_activations that raises whatever it is given.)"""
+    known = [n for n in dict.fromkeys(names) if n in dict(model.named_modules())]
+    want, handles = {}, []
+    for name in known:
+        handles.append(model.get_submodule(name).register_forward_hook(
+            lambda m, args, out, name=name: want.setdefault(name, out.detach().clone())))
+    with torch.no_grad():
+        model(x)
+    for handle in handles:
+        handle.remove()
+    try:
+        got = mod.capture_activations(model, x, known)
+    except Exception as err:  # noqa: BLE001 - what reached the caller is the observation
+        return f"with the known names {known} only, it raised {type(err).__name__}: {str(err)[:200]}"
+    if not isinstance(got, dict) or set(got) != set(known):
+        return f"with the known names {known} only, it returned {type(got).__name__} " \
+               f"with keys {sorted(got) if isinstance(got, dict) else '-'}"
+    for name in known:
+        value = got[name]
+        if not (isinstance(value, torch.Tensor) and value.shape == want[name].shape
+                and torch.allclose(value.detach(), want[name], rtol=1e-5, atol=1e-6)):
+            return f"with the known names {known} only, the entry {name!r} is not that submodule's output"
+    return None
 
 
 def build_dropout_model(dims, seed=0):
