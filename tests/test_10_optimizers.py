@@ -297,10 +297,13 @@ def test_param_group_added_mid_run_is_updated_from_then_on(kata, device, name, p
 def test_parameters_whose_grad_is_none_are_skipped(kata, device, name, problem, data):
     # torch skips them entirely: the parameter does not move (not even by weight decay or
     # momentum) and its state does not advance (Adam's per-parameter step count included).
+    # The grads come from the usual loop, zero_grad(); loss.backward(); step(), with a loss
+    # that does not use some parameters at some steps: after the inherited zero_grad (set_to_none)
+    # their .grad is None, as in torch (an override that zeroes .grad in place would step them).
     kwargs = data.draw(hyper(name, weight_decay=positive_decays), label="kwargs")
     groups, grads = _to(device, *problem)
-    inputs = _inputs(name, kwargs, groups, grads)
-    got = kata.run(d10.trajectory, name, groups, grads, kwargs)["params"]
+    inputs = _inputs(name, kwargs, groups, grads) | {"loop": "zero_grad(); loss.backward(); step()"}
+    got = kata.run(d10.zero_grad_trajectory, name, groups, grads, kwargs)
     before = [p for p in groups[0]["params"]]
     for t, step in enumerate(got):
         for i, p in enumerate(step):
@@ -309,7 +312,7 @@ def test_parameters_whose_grad_is_none_are_skipped(kata, device, name, problem, 
                              what=f"{name}: parameter {i} at step {t + 1}, where its grad is None "
                                   "(it must not change)", inputs=inputs)
         before = step
-    want = d10.trajectory(TORCH, name, groups, grads, kwargs)["params"]
+    want = d10.zero_grad_trajectory(TORCH, name, groups, grads, kwargs)
     _assert_same_trajectory(got, want, name=name, inputs=inputs)
 
 
@@ -384,17 +387,30 @@ def test_gradients_written_in_place_between_steps_give_torchs_trajectory(kata, d
 
 @pytest.mark.parametrize("name", NAMES)
 @given(problem=problems(n_steps=(2, 4)), data=st.data())
-def test_lr_changed_between_steps_is_used_at_once(kata, device, name, problem, data):
-    # A scheduler sets group["lr"] between steps: every step must read the group's current lr
-    # (nothing derived from it may be cached).
+def test_hyperparameters_changed_between_steps_are_used_at_once(kata, device, name, problem, data):
+    # A scheduler sets group["lr"] between steps, and one that cycles momentum (OneCycleLR,
+    # CyclicLR) sets group["momentum"] (SGD, RMSprop) or group["betas"] (Adam, AdamW): every
+    # step must read the group's current values (nothing derived from them may be cached, such
+    # as running products beta^t: the bias corrections use the current betas, 1 - beta1 ** t).
+    # Momentum only changes between values > 0 (torch's RMSprop keeps a buffer only then).
     kwargs = data.draw(hyper(name, weight_decay=positive_decays), label="kwargs")
     groups, grads = _to(device, *problem)
     scales = data.draw(st.lists(st.floats(0.05, 2.0), min_size=len(grads), max_size=len(grads)), label="lr scales")
     scales[0] = 1.0
-    got = kata.run(d10.trajectory, name, groups, grads, kwargs, lr_scales=scales)
-    want = d10.trajectory(TORCH, name, groups, grads, kwargs, lr_scales=scales)
+    if name in ("Adam", "AdamW"):
+        cycled = data.draw(st.lists(betas(), min_size=len(grads), max_size=len(grads)), label="betas at step t")
+        updates = [None] + [{"betas": b} for b in cycled[1:]]
+    elif kwargs["momentum"] > 0:
+        cycled = data.draw(st.lists(st.floats(0.1, 0.9), min_size=len(grads), max_size=len(grads)),
+                           label="momentum at step t")
+        updates = [None] + [{"momentum": m} for m in cycled[1:]]
+    else:
+        updates = None
+    got = kata.run(d10.trajectory, name, groups, grads, kwargs, lr_scales=scales, group_updates=updates)
+    want = d10.trajectory(TORCH, name, groups, grads, kwargs, lr_scales=scales, group_updates=updates)
     _assert_same_trajectory(got["params"], want["params"], name=name,
-                            inputs=_inputs(name, kwargs, groups, grads) | {"lr at step t": f"lr * {scales}[t]"})
+                            inputs=_inputs(name, kwargs, groups, grads) | {"lr at step t": f"lr * {scales}[t]",
+                                                                         "set before step t": updates})
 
 
 ROSENBROCK_RUNS = {

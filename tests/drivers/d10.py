@@ -50,10 +50,12 @@ def _snapshot(params):
     return [p.detach().clone() for p in params]
 
 
-def trajectory(module, name, groups, grads, kwargs, lr_scales=None, in_place=False):
+def trajectory(module, name, groups, grads, kwargs, lr_scales=None, in_place=False, group_updates=None):
     """Parameters after each of len(GRADS) steps: grads[t][i] is the gradient of parameter i
     (in group order) at step t, or None. LR_SCALES (optional, one number per step): before step
     t every group's lr is set to its initial lr times lr_scales[t], as a scheduler does.
+    GROUP_UPDATES (optional, one dict or None per step): before step t every group is updated
+    with group_updates[t] (a scheduler cycling momentum or betas).
     IN_PLACE: gradients after the first are written into the existing .grad tensors.
     Returns {'params': [[tensor per param] per step], 'grads': [[grad per param] per step, read
     back after the step], 'returned': [step() results]}."""
@@ -64,6 +66,9 @@ def trajectory(module, name, groups, grads, kwargs, lr_scales=None, in_place=Fal
         if lr_scales is not None:
             for group, lr in zip(opt.param_groups, initial_lrs):
                 group["lr"] = lr * lr_scales[t]
+        if group_updates is not None and group_updates[t]:
+            for group in opt.param_groups:
+                group.update(group_updates[t])
         _set_grads(params, step_grads, in_place)
         returned = opt.step()
         out["returned"].append(returned if returned is None or isinstance(returned, (int, float, torch.Tensor))
@@ -180,6 +185,24 @@ def trajectory_with_group_added(module, name, groups, grads, kwargs, at):
         if t == at:
             opt.add_param_group({**groups[1], "params": later})
         _set_grads(params, step_grads)
+        opt.step()
+        out.append(_snapshot(params))
+    return out
+
+
+def zero_grad_trajectory(module, name, groups, grads, kwargs):
+    """The usual training loop: per step, opt.zero_grad() (its default), backward of a loss
+    that uses only the parameters whose grads[t][i] is not None, linear in each, so that
+    backward gives exactly grads[t][i], then opt.step(). A parameter unused at a step keeps the
+    .grad that zero_grad left it (None with torch's default). Returns the parameters after each
+    step, as trajectory does."""
+    opt, params = _build(module, name, groups, kwargs)
+    out = []
+    for step_grads in grads:
+        opt.zero_grad()
+        terms = [(p * g).sum() for p, g in zip(params, step_grads) if g is not None]
+        if terms:
+            torch.stack(terms).sum().backward()
         opt.step()
         out.append(_snapshot(params))
     return out
