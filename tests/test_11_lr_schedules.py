@@ -385,3 +385,23 @@ def test_reduce_on_plateau_reduces_a_param_group_added_after_construction(kata, 
     for t, (got_t, want_t) in enumerate(zip(got, want)):
         _assert_lrs(got_t, want_t, scale=max(lrs + [new_lr]),
                     what=f"group lrs after step(metrics[{t}]) (vs torch ReduceLROnPlateau)", inputs=inputs)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e12, 1e300])
+@pytest.mark.parametrize("threshold", [0.0, 1e-4])
+def test_reduce_on_plateau_compares_metrics_exactly_at_any_magnitude(kata, scale, threshold):
+    # 'best' starts at inf, so the first metric is an improvement however large the loss (a
+    # diverging model's 1e12, or 1e300); metrics are Python floats, so with threshold=0 any
+    # lower value is an improvement, even by a relative 2**-40 (below float32's resolution).
+    # The decreases are bad epochs under threshold=1e-4. Then a plateau forces reductions.
+    patience = 1
+    decreasing = [scale * (1 - j * 2.0 ** -40) for j in range(5)]
+    metrics = decreasing + [decreasing[-1]] * (2 * (patience + 1))
+    kwargs = {"factor": 0.5, "patience": patience, "threshold": threshold}
+    got = kata.run(d11.plateau_run, [1.0, 0.25], metrics, kwargs)
+    want = d11.plateau_run(TORCH, [1.0, 0.25], metrics, kwargs)
+    expect(len(got) == len(want), f"recorded {len(got)} steps, expected {len(want)}")
+    for t, (got_t, want_t) in enumerate(zip(got, want)):
+        _assert_lrs(got_t, want_t, scale=1.0,
+                    what=f"group lrs after step(metrics[{t}]) (vs torch ReduceLROnPlateau, mode='min')",
+                    inputs={"metrics": metrics, **kwargs})

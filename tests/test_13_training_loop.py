@@ -70,12 +70,14 @@ def _loss(w, b, x, y):
     return F.cross_entropy(x @ w.T + b, y)
 
 
-def sgd_steps(weight, bias, batches, lr, accumulation_steps=1, grad_clip=None, epochs=1, gamma=None):
+def sgd_steps(weight, bias, batches, lr, accumulation_steps=1, grad_clip=None, epochs=1, gamma=None,
+              frozen_bias=False):
     """Per optimizer step {'grads': [gw, gb], 'params': [w, b] after, 'lr'}, and per batch the
     unscaled loss at the parameters it was computed with: SGD over BATCHES for EPOCHS, each
     batch's loss divided by ACCUMULATION_STEPS, one step per group and one for a final partial
     group, the global grad norm clipped to GRAD_CLIP as torch.nn.utils.clip_grad_norm_ does,
-    lr multiplied by GAMMA after each epoch."""
+    lr multiplied by GAMMA after each epoch; with FROZEN_BIAS the bias gets no gradient (0 here:
+    outside the norm, never moved)."""
     w, b = weight.clone(), bias.clone()
     k = accumulation_steps
     steps, losses = [], []
@@ -88,7 +90,7 @@ def sgd_steps(weight, bias, batches, lr, accumulation_steps=1, grad_clip=None, e
                 loss = _loss(wl, bl, x, y)
                 losses.append((loss.item(), len(y)))
                 dw, db = torch.autograd.grad(loss / k, (wl, bl))
-                gw, gb = gw + dw, gb + db
+                gw, gb = gw + dw, gb + (0 * db if frozen_bias else db)
             if grad_clip is not None:
                 norm = torch.sqrt(gw.square().sum() + gb.square().sum())
                 coef = torch.clamp(grad_clip / (norm + 1e-6), max=1.0)
@@ -173,7 +175,8 @@ def test_train_one_epoch_puts_the_model_in_train_mode(kata, device, seed, sizes)
     weight, bias, batches, _ = make_data(seed, sizes)
     out = kata.run(d13.train_epoch, weight, bias, batches, device, 0.1, start_training=False)
     expect(out["forward"], "train_one_epoch never called the model")
-    bad = [i for i, call in enumerate(out["forward"], 1) if not (call["training"] and call["child_training"])]
+    bad = [i for i, call in enumerate(out["forward"], 1)
+           if not (call["training"] and call["child_training"] and call["grandchild_training"])]
     expect(not bad, f"the model was in eval mode during training forward pass(es) {bad}; "
                     "train_one_epoch must call model.train() (the model was given to it in eval mode)")
 
@@ -233,16 +236,70 @@ def test_accumulation_returns_the_unscaled_loss(kata, device, seed, sizes, k):
                       "not loss / accumulation_steps)")
 
 
-@given(seed=tks.seeds(), sizes=any_sizes(), lr=LRS, clip=st.floats(min_value=0.05, max_value=2.0))
-@example(seed=0, sizes=[3, 3, 3], lr=0.3, clip=0.05)  # every step clipped, not only the first
-def test_grad_clip_bounds_the_global_gradient_norm_before_each_step(kata, device, seed, sizes, lr, clip):
+@given(seed=tks.seeds(), sizes=any_sizes(), k=st.integers(min_value=1, max_value=3))
+@example(seed=0, sizes=[2, 2, 2], k=1)
+def test_train_one_epoch_leaves_no_gradient_behind(kata, device, seed, sizes, k):
+    # The contract: every step is followed by zeroing the gradients (the final partial group's
+    # too), so after the epoch every .grad is zero or None (nothing held over for the caller).
     weight, bias, batches, _ = make_data(seed, sizes)
-    out = kata.run(d13.train_epoch, weight, bias, batches, device, lr, grad_clip=clip)
+    out = kata.run(d13.train_epoch, weight, bias, batches, device, 0.1, accumulation_steps=k)
+    left = [name for name, g in zip(("weight", "bias"), out["grads_after"]) if g is not None and bool(g.any())]
+    expect(not left, f"after train_one_epoch (batch sizes {sizes}, accumulation_steps={k}) the {left} gradient(s) "
+                     "are not zero: zero the gradients after each optimizer.step(), the last one included")
+
+
+@given(seed=tks.seeds(), sizes=any_sizes(), k=st.integers(min_value=1, max_value=3), lr=LRS)
+@example(seed=0, sizes=[2, 2, 2], k=2, lr=0.3)  # a final partial group
+def test_train_one_epoch_makes_one_pass_over_a_one_shot_loader(kata, device, seed, sizes, k, lr):
+    # "One pass over loader", and a loader is any iterable: a generator streaming the batches
+    # (gone once iterated) must train exactly as a list of them does.
+    weight, bias, batches, _ = make_data(seed, sizes)
+    out = kata.run(d13.train_epoch, weight, bias, batches, device, lr, accumulation_steps=k, one_shot=True)
+    expected, _ = sgd_steps(weight, bias, batches, lr, accumulation_steps=k)
+    expect(len(out["steps"]) == len(expected),
+           f"optimizer.step() was called {len(out['steps'])} times for {len(batches)} batches from a one-shot "
+           f"iterator with accumulation_steps={k}, expected {len(expected)}: go over the loader once (it may be "
+           "a generator, empty the second time)")
+    _assert_params(out, expected[-1]["params"],
+                   lambda name: f"model {name} after one epoch over a one-shot iterator of batches {sizes}")
+
+
+@given(seed=tks.seeds(), sizes=any_sizes(), lr=LRS, clip=st.floats(min_value=0.05, max_value=2.0),
+       split_groups=st.booleans())
+@example(seed=0, sizes=[3, 3, 3], lr=0.3, clip=0.05, split_groups=False)  # every step clipped, not only the first
+# Weight and bias in two optimizer param groups (as with per-group weight decay): the norm is
+# still over all parameters together, not clipped group by group.
+@example(seed=0, sizes=[3, 3], lr=0.3, clip=0.05, split_groups=True)
+def test_grad_clip_bounds_the_global_gradient_norm_before_each_step(kata, device, seed, sizes, lr, clip,
+                                                                    split_groups):
+    weight, bias, batches, _ = make_data(seed, sizes)
+    out = kata.run(d13.train_epoch, weight, bias, batches, device, lr, grad_clip=clip, split_groups=split_groups)
     expected, _ = sgd_steps(weight, bias, batches, lr, grad_clip=clip)
     # clip_grad_norm_ scales by clip / (norm + 1e-6); a clip by clip / norm differs by at most
     # 1e-6 / norm < 2e-5 relative (a clipped norm exceeds clip >= 0.05): hence rtol=1e-4.
-    _check_steps(out, expected, what=f"gradient seen by optimizer.step() with grad_clip={clip:g} "
+    groups = "weight and bias in two param groups" if split_groups else "one param group"
+    _check_steps(out, expected, what=f"gradient seen by optimizer.step() with grad_clip={clip:g}, {groups} "
                                      "(the norm over all parameters together)", rtol=1e-4, atol=1e-12)
+
+
+@given(seed=tks.seeds(), sizes=any_sizes(), lr=LRS, clip=st.floats(min_value=0.05, max_value=2.0))
+@example(seed=0, sizes=[3, 3], lr=0.3, clip=0.05)
+def test_grad_clip_skips_a_frozen_parameter_without_gradient(kata, device, seed, sizes, lr, clip):
+    # A frozen parameter (requires_grad=False, as when fine-tuning) has .grad None: the global
+    # norm is over the gradients that exist, as clip_grad_norm_ does, and the frozen one never moves.
+    weight, bias, batches, _ = make_data(seed, sizes)
+    out = kata.run(d13.train_epoch, weight, bias, batches, device, lr, grad_clip=clip, frozen_bias=True)
+    expected, _ = sgd_steps(weight, bias, batches, lr, grad_clip=clip, frozen_bias=True)
+    expect(len(out["steps"]) == len(expected),
+           f"optimizer.step() was called {len(out['steps'])} times for {len(batches)} batches, expected {len(expected)}")
+    for i, (got, want) in enumerate(zip(out["steps"], expected), 1):
+        expect(got["grads"][0] is not None, f"at optimizer step {i} the weight has no gradient (.grad is None)")
+        # rtol=1e-4: clip / (norm + 1e-6) against clip / norm, as in the test above.
+        assert_close(got["grads"][0].cpu(), want["grads"][0], rtol=1e-4, atol=1e-12,
+                     what=f"weight gradient at optimizer step {i} with grad_clip={clip:g} and a frozen bias "
+                          "(.grad None: leave it out of the norm)")
+    _assert_params(out, expected[-1]["params"],
+                   lambda name: f"model {name} after one epoch with grad_clip={clip:g} and a frozen bias")
 
 
 @pytest.mark.parametrize("k", [1, 2])
@@ -312,7 +369,8 @@ def test_evaluate_runs_the_model_in_eval_mode(kata, device, seed, sizes):
     weight, bias, batches, _ = make_data(seed, sizes)
     out = kata.run(d13.evaluate, weight, bias, batches, device, start_training=True)
     expect(out["forward"], "evaluate never called the model")
-    bad = [i for i, call in enumerate(out["forward"], 1) if call["training"] or call["child_training"]]
+    bad = [i for i, call in enumerate(out["forward"], 1)
+           if call["training"] or call["child_training"] or call["grandchild_training"]]
     expect(not bad, f"the model was in train mode during evaluation forward pass(es) {bad}; call model.eval()")
 
 
@@ -333,7 +391,8 @@ def test_evaluate_restores_the_previous_mode(kata, device, was_training, seed, s
     out = kata.run(d13.evaluate, weight, bias, batches, device, start_training=was_training)
     before = "train" if was_training else "eval"
     after = "train" if out["training_after"] else "eval"
-    expect(out["training_after"] == was_training and out["child_training_after"] == was_training,
+    expect(out["training_after"] == was_training and out["child_training_after"] == was_training
+           and out["grandchild_training_after"] == was_training,
            f"the model was in {before} mode before evaluate and in {after} mode after it; "
            "restore the mode it had")
 
@@ -342,17 +401,23 @@ def test_evaluate_restores_the_previous_mode(kata, device, was_training, seed, s
 # means every submodule's own mode. A model in train mode may hold a submodule frozen in eval (a
 # BatchNorm whose statistics are being kept fixed); after evaluate it must still be in eval.
 # `model.train(was_training)` on the top module alone is wrong: it switches that submodule to train.
-@pytest.mark.parametrize("parent,child", [(True, False), (False, True)], ids=["frozen_child", "training_child"])
+# The model is nested two deep (model -> linear -> act): "every submodule" includes a grandchild,
+# which a restore over model.children() alone misses.
+@pytest.mark.parametrize("parent,child,grandchild", [(True, False, False), (False, True, True), (True, True, False)],
+                         ids=["frozen_child", "training_child", "frozen_grandchild"])
 @given(seed=tks.seeds(), sizes=any_sizes())
-def test_evaluate_restores_every_submodules_own_mode(kata, device, parent, child, seed, sizes):
+def test_evaluate_restores_every_submodules_own_mode(kata, device, parent, child, grandchild, seed, sizes):
     weight, bias, batches, _ = make_data(seed, sizes)
-    out = kata.run(d13.evaluate, weight, bias, batches, device, start_training=parent, child_training=child)
+    out = kata.run(d13.evaluate, weight, bias, batches, device, start_training=parent, child_training=child,
+                   grandchild_training=grandchild)
     name = lambda training: "train" if training else "eval"  # noqa: E731
-    expect(out["training_after"] == parent and out["child_training_after"] == child,
-           f"before evaluate the model was in {name(parent)} mode and its submodule in {name(child)} mode; "
-           f"after it, {name(out['training_after'])} and {name(out['child_training_after'])}. Restore every "
-           "submodule's own mode (e.g. record m.training for m in model.modules()), not only the top "
-           "module's: model.train(flag) sets every submodule to the same mode")
+    after = (out["training_after"], out["child_training_after"], out["grandchild_training_after"])
+    expect(after == (parent, child, grandchild),
+           f"before evaluate the model, its submodule and that submodule's own submodule were in "
+           f"{'/'.join(map(name, (parent, child, grandchild)))} mode; after it, {'/'.join(map(name, after))}. "
+           "Restore every submodule's own mode, at every depth (e.g. record m.training for m in "
+           "model.modules()), not only the top module's or its direct children's: model.train(flag) sets "
+           "every submodule below it to the same mode")
 
 
 @pytest.mark.parametrize("grad_enabled", [True, False], ids=["grad_on", "grad_off"])
@@ -375,6 +440,18 @@ def test_evaluate_moves_batches_to_the_device(kata, device, seed, sizes):
             expect(call["moved"] and call["on_device"],
                    f"batch {i}: {who} was not moved with .to(device) (it is on {call['device']}, "
                    f"device={device}); move both x and y of every batch")
+
+
+@given(seed=tks.seeds(), sizes=ragged_sizes())
+def test_evaluate_makes_one_pass_over_a_one_shot_loader(kata, device, seed, sizes):
+    # A loader is any iterable: a generator of batches, gone once iterated, gives the same metrics.
+    weight, bias, batches, _ = make_data(seed, sizes)
+    out = kata.run(d13.evaluate, weight, bias, batches, device, one_shot=True)
+    loss, accuracy = full_metrics(weight, bias, batches)
+    for key, want in (("loss", loss), ("accuracy", accuracy)):
+        expect(key in out["result"], f"evaluate returned keys {list(out['result'])}, expected 'loss' and 'accuracy'")
+        assert_close(_scalar(out["result"][key]), _scalar(want),
+                     what=f"evaluate(...)[{key!r}] over a one-shot iterator of batches {sizes} (go over the loader once)")
 
 
 @given(seed=tks.seeds(), sizes=any_sizes())

@@ -38,15 +38,18 @@ def _seen(t: torch.Tensor, device: torch.device) -> dict:
 
 
 class _Linear(nn.Module):
-    """nn.Linear holding the given weights (without nn.Linear's random init: cheaper)."""
+    """nn.Linear holding the given weights (without nn.Linear's random init: cheaper), followed
+    by a parameterless submodule: the model is nested two deep (model -> linear -> act), as a
+    real model's blocks hold layers."""
 
     def __init__(self, weight, bias):
         super().__init__()
         self.weight = nn.Parameter(weight.detach().clone())
         self.bias = nn.Parameter(bias.detach().clone())
+        self.act = nn.Identity()
 
     def forward(self, x):
-        return F.linear(x, self.weight, self.bias)
+        return self.act(F.linear(x, self.weight, self.bias))
 
 
 class SpyModel(nn.Module):
@@ -60,6 +63,7 @@ class SpyModel(nn.Module):
 
     def forward(self, x):
         self.calls.append({"training": self.training, "child_training": self.linear.training,
+                           "grandchild_training": self.linear.act.training,
                            "grad_enabled": torch.is_grad_enabled(), "batch": int(x.shape[0]),
                            **_seen(x, self.device)})
         return self.linear(x)
@@ -152,8 +156,11 @@ class Batches:
         return iter(self.batches)
 
 
-def _loader(batches):
-    return Batches([(_unmoved(x), _unmoved(y)) for x, y in batches])
+def _loader(batches, one_shot=False):
+    """The batches as a re-iterable loader, or with ONE_SHOT as a one-shot iterator (a
+    generator streaming batches: the contract's loader is any iterable, gone over once)."""
+    moved = [(_unmoved(x), _unmoved(y)) for x, y in batches]
+    return (batch for batch in moved) if one_shot else Batches(moved)
 
 
 def _plain(value):
@@ -168,42 +175,55 @@ def _plain(value):
 # ------------------------------------------------------------------------------ drivers
 
 def train_epoch(module, weight, bias, batches, device, lr, *, grad_clip=None, accumulation_steps=None,
-                start_training=False):
+                start_training=False, split_groups=False, one_shot=False, frozen_bias=False):
     """train_one_epoch on SpyModel(weight, bias) with SGD(lr) over BATCHES [(x, y)], the model
-    starting in train mode when START_TRAINING. Returns {'returned': float value,
+    starting in train mode when START_TRAINING. With SPLIT_GROUPS the optimizer has two param
+    groups (weight, then bias; same lr), as when weight decay is set per group; with ONE_SHOT
+    the loader is a one-shot iterator; with FROZEN_BIAS the bias has requires_grad=False (its
+    .grad stays None; the optimizer still holds it, as when fine-tuning). Returns {'returned': float value,
     'returned_type': type name, 'forward': [model call records], 'loss_calls': [...],
-    'steps': [{'grads', 'lr', 'params'}], 'params': [weight, bias] after, 'training_after'}."""
+    'steps': [{'grads', 'lr', 'params'}], 'params': [weight, bias] after, 'training_after',
+    'grads_after': [weight.grad, bias.grad] after (None where None)}."""
     model = SpyModel(weight, bias, device)
     model.train(start_training)
-    optimizer = SpyOptimizer(model.parameters(), lr=lr)
+    if frozen_bias:
+        model.linear.bias.requires_grad_(False)
+    if split_groups:
+        optimizer = SpyOptimizer([{"params": [model.linear.weight]}, {"params": [model.linear.bias]}], lr=lr)
+    else:
+        optimizer = SpyOptimizer(model.parameters(), lr=lr)
     loss_fn = SpyLoss(device)
     kwargs = {}
     if grad_clip is not None:
         kwargs["grad_clip"] = grad_clip
     if accumulation_steps is not None:
         kwargs["accumulation_steps"] = accumulation_steps
-    returned = module.train_one_epoch(model, _loader(batches), loss_fn, optimizer, device, **kwargs)
+    returned = module.train_one_epoch(model, _loader(batches, one_shot), loss_fn, optimizer, device, **kwargs)
     return {"returned": _plain(returned), "returned_type": type(returned).__name__,
             "forward": model.calls, "loss_calls": loss_fn.calls, "steps": optimizer.steps,
-            "params": model.params(), "training_after": model.training}
+            "params": model.params(), "training_after": model.training, "grads_after": model.grads()}
 
 
 def evaluate(module, weight, bias, batches, device, *, start_training=True, grad_enabled=True,
-             child_training=None):
+             child_training=None, grandchild_training=None, one_shot=False):
     """evaluate on SpyModel(weight, bias) over BATCHES, called with gradient tracking GRAD_ENABLED;
     with CHILD_TRAINING given, the model's child is set to that mode after the model to START_TRAINING
-    (a frozen BatchNorm left in eval inside a model in train mode, or the reverse).
+    (a frozen BatchNorm left in eval inside a model in train mode, or the reverse), and then with
+    GRANDCHILD_TRAINING the child's own submodule; with ONE_SHOT the loader is a one-shot iterator.
     Returns {'result': {key: float}, 'result_keys', 'result_types', 'forward', 'loss_calls',
-    'training_after', 'child_training_after', 'params', 'grads', 'grad_enabled_after'}."""
+    'training_after', 'child_training_after', 'grandchild_training_after', 'params', 'grads',
+    'grad_enabled_after'}."""
     model = SpyModel(weight, bias, device)
     model.train(start_training)
     if child_training is not None:
         model.linear.train(child_training)
+    if grandchild_training is not None:
+        model.linear.act.train(grandchild_training)
     loss_fn = SpyLoss(device)
     before = torch.is_grad_enabled()
     try:
         torch.set_grad_enabled(grad_enabled)
-        result = module.evaluate(model, _loader(batches), loss_fn, device)
+        result = module.evaluate(model, _loader(batches, one_shot), loss_fn, device)
         grad_enabled_after = torch.is_grad_enabled()
     finally:
         torch.set_grad_enabled(before)
@@ -212,7 +232,8 @@ def evaluate(module, weight, bias, batches, device, *, start_training=True, grad
             "result_types": {k: type(result[k]).__name__ for k in keys},
             "result_is_dict": isinstance(result, dict),
             "forward": model.calls, "loss_calls": loss_fn.calls, "training_after": model.training,
-            "child_training_after": model.linear.training, "params": model.params(), "grads": model.grads(),
+            "child_training_after": model.linear.training, "grandchild_training_after": model.linear.act.training,
+            "params": model.params(), "grads": model.grads(),
             "grad_enabled_after": grad_enabled_after}
 
 
