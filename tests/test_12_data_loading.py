@@ -5,6 +5,8 @@ tests/drivers/d12.py; every test asserts on the plain data they return. make_loa
 driven with a dataset whose sample i is the int i, so batches show the visiting order.
 """
 
+import math
+
 import pytest
 import torch
 from hypothesis import assume, example, given
@@ -97,10 +99,18 @@ def test_pair_dataset_negative_index_counts_from_the_end(kata, device, xy):
         assert_close(item[1], y[n + i], what=f"dataset[{i}][1] (y[{n + i}] for N = {n})", inputs={"y": y})
 
 
+def _check_accepts_a_valid_index(kata, x, y):
+    # A rejection earns nothing alone: the same dataset must first hand out a valid pair.
+    (item,) = kata.run(d12.pair_dataset_items, x, y, [0])
+    expect(isinstance(item, tuple) and len(item) == 2, f"dataset[0] must be a pair (x[0], y[0]); got {item!r}")
+    assert_close(item[0], x[0], what="dataset[0][0] (x[0])", inputs={"x": x})
+
+
 @given(xy=pairs(), past=st.integers(0, 20))
 def test_pair_dataset_raises_index_error_past_the_end(kata, device, xy, past):
     x, y = (t.to(device) for t in xy)
     i = x.shape[0] + past
+    _check_accepts_a_valid_index(kata, x, y)
     with pytest.raises(IndexError):
         kata.run(d12.pair_dataset_items, x, y, [i])
 
@@ -109,6 +119,7 @@ def test_pair_dataset_raises_index_error_past_the_end(kata, device, xy, past):
 def test_pair_dataset_raises_index_error_before_the_start(kata, device, xy, before):
     x, y = (t.to(device) for t in xy)
     i = -x.shape[0] - before
+    _check_accepts_a_valid_index(kata, x, y)
     with pytest.raises(IndexError):
         kata.run(d12.pair_dataset_items, x, y, [i])
 
@@ -117,6 +128,8 @@ def test_pair_dataset_raises_index_error_before_the_start(kata, device, xy, befo
 def test_pair_dataset_rejects_x_and_y_of_different_lengths(kata, device, xy, extra):
     x, y = (t.to(device) for t in xy)
     assume(y.shape[0] + extra >= 0)
+    n = kata.run(d12.pair_dataset_len, x, y)  # first an accepted case: equal lengths
+    expect(n == x.shape[0], f"len(PairDataset(x, y)) is {n!r}, expected N = {x.shape[0]}")
     y = torch.arange(y.shape[0] + extra, device=device)
     with pytest.raises(ValueError):
         kata.run(d12.pair_dataset_len, x, y)
@@ -214,6 +227,11 @@ def test_pad_collate_handles_empty_sequences(kata, device, batch):
 
 # ----------------------------------------------------------------------------- make_loader
 
+# The catalog: `seed: int`; torch.Generator().manual_seed accepts any int in [-2**63, 2**64), negative
+# ones included, so the seeds drawn here are not limited to tks.seeds()'s non-negative range.
+LOADER_SEEDS = st.integers(-2**63, 2**63 - 1)
+
+
 def _loader(kata, n, batch_size, shuffle, seed, drop_last=False, epochs=1):
     out = kata.run(d12.loader_epochs, n, batch_size, shuffle, seed, drop_last, epochs)
     return out
@@ -261,7 +279,23 @@ def test_make_loader_drop_last_drops_the_partial_batch(kata, shuffle, n, batch_s
            f"drop_last=True visited {seen}: indices must be distinct samples of 0..{n - 1}")
 
 
-@given(n=st.integers(10, 16), batch_size=st.integers(1, 5), seed=tks.seeds(),
+@given(n=st.integers(2, 12), batch_size=st.integers(2, 5), seed=tks.seeds())
+@example(n=7, batch_size=3, seed=0)
+def test_make_loader_drop_last_with_shuffle_drops_a_random_batch(kata, n, batch_size, seed):
+    # With shuffle, each epoch is a fresh permutation and drop_last drops its final partial batch:
+    # which samples miss an epoch changes from epoch to epoch. A given sample misses one epoch with
+    # probability r / n (r = n % batch_size < n / 2 when a full batch exists), so it misses all 40
+    # with probability < 2^-40: a correct loader fails this with probability < 12 * 2^-40 < 1e-11.
+    assume(n >= batch_size)
+    out = _loader(kata, n, batch_size, True, seed, drop_last=True, epochs=40)
+    seen = sorted({i for batches in out["epochs"] for b in batches for i in b})
+    expect(seen == list(range(n)),
+           f"make_loader(dataset of {n}, batch_size={batch_size}, shuffle=True, drop_last=True) visited only "
+           f"{seen} in 40 epochs: shuffle all N samples each epoch, then drop the final partial batch "
+           "(do not drop the same samples every epoch)")
+
+
+@given(n=st.integers(10, 16), batch_size=st.integers(1, 5), seed=LOADER_SEEDS,
        global_seeds=st.lists(tks.seeds(), min_size=3, max_size=3, unique=True))
 def test_make_loader_same_seed_gives_same_order_whatever_the_global_rng(kata, n, batch_size, seed, global_seeds):
     orders = kata.run(d12.rebuilt_loader_orders, n, batch_size, seed, global_seeds)
@@ -297,7 +331,8 @@ def test_make_loader_epochs_differ_when_shuffling(kata, n, batch_size, seed):
                f"same order {orders[e]}: each epoch must reshuffle (do not reseed per epoch)")
 
 
-@given(n=st.integers(10, 16), seeds=st.lists(tks.seeds(), min_size=2, max_size=2, unique=True))
+@given(n=st.integers(10, 16), seeds=st.lists(LOADER_SEEDS, min_size=2, max_size=2, unique=True))
+@example(n=10, seeds=[-1, 1])
 def test_make_loader_different_seeds_give_different_orders(kata, n, seeds):
     # A correct loader's first epochs for two seeds match with probability 1/n! < 3e-7.
     a = _loader(kata, n, n, True, seeds[0])["epochs"][0]
@@ -403,6 +438,26 @@ def test_sampler_draws_the_class_of_each_index_independently(kata, device, label
            f"with {k} classes, draws 2t and 2t+1 had the same class {rate:.3f} of the time, expected about "
            f"{1 / k:.3f}: each index must be drawn at random (with replacement), not by cycling through "
            "the classes")
+
+
+@given(labels=class_labels(min_classes=2), seed=tks.seeds())
+@example(labels=torch.tensor([0] * 3 + [1]), seed=0)
+@example(labels=torch.tensor([2] * 5 + [0] * 2 + [9]), seed=1)
+def test_sampler_class_counts_of_a_pass_vary_like_independent_draws(kata, device, labels, seed):
+    # num_samples = K draws per pass. Independent draws (with replacement) repeat a class within a
+    # pass with probability q = 1 - K! / K^K (0.5 for K = 2, 0.91 for K = 4); a stratified sampler
+    # (num_samples // K of each class, shuffled) never does. Over 200 passes, Hoeffding:
+    # P(|rate - q| >= 0.25) <= 2 exp(-2 * 200 * 0.25^2) = 3e-11 per example, < 2e-9 per run.
+    classes = labels.unique()
+    k = len(classes)
+    out = kata.run(d12.sampler_passes, labels.to(device), k, seed, 200)
+    expect(all(len(p) == k for p in out), f"each pass yielded {sorted({len(p) for p in out})} indices, expected {k}")
+    q = 1 - math.factorial(k) / k ** k
+    rate = sum(len(set(labels[p].tolist())) < k for p in out) / len(out)
+    expect(abs(rate - q) < 0.25,
+           f"ClassBalancedSampler(labels, num_samples=K={k}): {rate:.2f} of 200 passes drew some class twice, "
+           f"expected about {q:.2f} for independent draws with replacement: draw every index at random, do not "
+           "hand out num_samples // K draws to each class")
 
 
 @given(labels=class_labels(max_count=3), seed=tks.seeds())

@@ -111,7 +111,8 @@ INTS = st.integers  # short for the @given lines below
 @given(size=INTS(1, 40), kernel=INTS(1, 7), stride=INTS(1, 4), padding=INTS(0, 3), dilation=INTS(1, 3))
 def test_conv_output_size_matches_torch(kata, size, kernel, stride, padding, dilation):
     assume(size + 2 * padding >= dilation * (kernel - 1) + 1)  # sizes torch accepts
-    got = kata.call("conv_output_size", size, kernel, stride, padding, dilation)
+    # By the catalog's parameter names: conv_output_size(size, kernel, stride, padding, dilation).
+    got = kata.call("conv_output_size", size, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
     real = F.conv1d(torch.zeros(1, 1, size), torch.zeros(1, 1, kernel), stride=stride, padding=padding,
                     dilation=dilation).shape[-1]
     expect(got == real, f"conv_output_size({size}, kernel={kernel}, stride={stride}, padding={padding}, "
@@ -205,6 +206,56 @@ def test_conv2d_gradients_match_torch(kata, device, case, seed):
         assert_close(g_got, g_exp, what=f"d loss / d {name} of conv2d", inputs={"x": x, "weight": w, **params})
 
 
+def _conv_cases_any_dtype(name):
+    cases = conv2d_cases if name == "conv2d" else conv1d_cases
+    return tks.float_dtypes().flatmap(lambda dtype: cases(dtype=dtype))
+
+
+_G = torch.Generator().manual_seed(14)
+_SPLIT_IMAGE = (torch.cat([torch.full((1, 2, 4, 6), 1e6), torch.randn(1, 2, 4, 6, generator=_G)], dim=2),
+                torch.randn(3, 2, 3, 3, generator=_G), torch.randn(3, generator=_G),
+                dict(stride=1, padding=1, dilation=1, groups=1))
+
+
+@pytest.mark.parametrize("name", ["conv2d", "conv1d"])
+@given(data=st.data(), scale=st.sampled_from([1e3, 1e6]))
+def test_convolution_each_output_is_accurate_whatever_lies_outside_its_window(kata, device, name, data, scale):
+    # Each output sums the K = C/groups * kH * kW products of its own window (plus the bias), so its
+    # rounding error is at most about K * eps times the sum of |products| of that window, whatever
+    # lies elsewhere in the input. Here the first half of the rows (of L for conv1d) is scaled by
+    # SCALE: outputs whose window holds only small values must stay accurate to their own scale.
+    # A formulation whose error follows the largest values of the whole input (an FFT through
+    # the convolution theorem) is not. The error is measured per output, in units of that window's
+    # sum of |x| * |w| + |bias| (as _conv_tolerance, but per output instead of the maximum).
+    x, w, b, params = data.draw(_conv_cases_any_dtype(name), label="case")
+    _check_conv_accuracy_per_output(kata, device, name, x, w, b, params, scale)
+
+
+def test_conv2d_is_accurate_below_rows_of_large_values(kata, device):
+    # The same property on one fixed input: rows of 1e6 above rows of about 1.
+    x, w, b, params = _SPLIT_IMAGE
+    for dtype in (torch.float32, torch.float64):
+        _check_conv_accuracy_per_output(kata, device, "conv2d", x.to(dtype), w.to(dtype), b.to(dtype), params, 1.0)
+
+
+def _check_conv_accuracy_per_output(kata, device, name, x, w, b, params, scale):
+    x = x.clone()
+    x[:, :, : x.shape[2] // 2] *= scale  # conv2d (N, C, H, W): the top rows; conv1d (N, C, L): the first half of L
+    x, w, b = (t.to(device) if t is not None else None for t in (x, w, b))
+    conv = getattr(F, name)
+    want = _f64(conv, x, w, b, **params)
+    unit = _f64(conv, x.abs(), w.abs(), None if b is None else b.abs(), **params).clamp_min(
+        torch.finfo(torch.float64).tiny)
+    got = kata.call(name, x, w, b, **params)
+    expect(isinstance(got, torch.Tensor) and got.shape == want.shape,
+           f"{name} returned shape {tuple(getattr(got, 'shape', ()))}, expected {tuple(want.shape)}")
+    k = w[0].numel() + 1
+    assert_close(got.double() / unit, want / unit, rtol=0, atol=2 * k * torch.finfo(x.dtype).eps,
+                 what=f"{name}(x, weight, bias, ...) in {x.dtype}, in units of each output's sum of |x| * |w| + "
+                      f"|bias| (part of x scaled by {scale:g}: each output must depend on its window alone)",
+                 inputs={"x": x, "weight": w, "bias": b, **params})
+
+
 @pytest.mark.parametrize("name", ["conv2d", "conv1d"])
 def test_convolutions_accept_an_empty_batch(kata, device, name):
     # N = 0 is a batch like any other (F.conv2d returns (0, O, H', W')): no reshape may infer a
@@ -241,6 +292,10 @@ def test_convolutions_reject_mismatched_channels(kata, device, name, c, w_shape,
     spatial = 2 if name == "conv2d" else 1
     x = torch.zeros(1, c, *(5,) * spatial, dtype=torch.float64, device=device)
     w = torch.zeros(w_shape[:2 + spatial], dtype=torch.float64, device=device)
+    # A rejection earns nothing alone: first an accepted case, the same x with a weight that fits.
+    ok_w = torch.ones(2 * groups, c // groups, *w_shape[2:2 + spatial], dtype=torch.float64, device=device)
+    assert_close(kata.call(name, x + 1, ok_w, groups=groups), getattr(F, name)(x + 1, ok_w, groups=groups),
+                 what=f"{name} of x with {c} channels and a weight {tuple(ok_w.shape)} that fits groups={groups}")
     try:
         kata.call(name, x, w, groups=groups)
     except (NotImplementedError, ForbiddenCallableError):
@@ -408,6 +463,36 @@ def test_sum_pool2d_gradients_match_torch(kata, device, case, seed):
     _, (exp,) = torch_grad(_sum_pool, x, grad_output=go, **params)
     _, (got,) = kata.grad("sum_pool2d", x, grad_output=go, **params)
     assert_close(got, exp, what="d loss / d x of sum_pool2d", inputs={"x": x, **params})
+
+
+@pytest.mark.parametrize("name", ["avg_pool2d", "sum_pool2d"])
+@given(case=pool_cases(dtype=tks.float_dtypes()), scale=st.sampled_from([1e3, 1e6]))
+# Rows of 1e6 above rows of about 1: the lower windows hold small values only.
+@example(case=(torch.cat([torch.full((1, 1, 4, 8), 1e6), torch.linspace(-3, 3, 32).reshape(1, 1, 4, 8)], dim=2),
+               dict(kernel_size=2)), scale=1.0)
+def test_pooling_each_window_is_accurate_whatever_lies_outside_it(kata, device, name, case, scale):
+    # Each output is the sum (mean) of its own window, so its rounding error is at most about
+    # kH * kW * eps times the sum of |x| over that window, whatever lies elsewhere in the image.
+    # Large values in the top half must not blur small windows below: a sum taken from cumulative
+    # sums over the whole image (an integral image) carries their rounding. The error is measured
+    # per window, in units of that window's sum of |x| (as in the convolution tests' tolerance).
+    x, params = case
+    x = x.clone()
+    x[..., : x.shape[-2] // 2, :] *= scale
+    x = x.to(device)
+    kH, kW = (params["kernel_size"],) * 2 if isinstance(params["kernel_size"], int) else params["kernel_size"]
+    want = _f64(F.avg_pool2d, x, count_include_pad=True, **params)
+    window_abs = _f64(F.avg_pool2d, x.abs(), count_include_pad=True, **params)
+    if name == "sum_pool2d":
+        want, window_abs = want * (kH * kW), window_abs * (kH * kW)
+    got = kata.call(name, x, **params)
+    expect(isinstance(got, torch.Tensor) and got.shape == want.shape,
+           f"{name} returned shape {tuple(getattr(got, 'shape', ()))}, expected {tuple(want.shape)}")
+    unit = window_abs.clamp_min(torch.finfo(torch.float64).tiny)
+    eps = torch.finfo(x.dtype).eps
+    assert_close(got.double() / unit, want / unit, rtol=0, atol=2 * kH * kW * eps,
+                 what=f"{name}(x, ...) in units of each window's sum of |x| (top rows of x scaled by {scale:g}: "
+                      "each window's result must depend on that window alone)", inputs={"x": x, **params})
 
 
 @pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d", "sum_pool2d"])

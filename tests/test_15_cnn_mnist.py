@@ -259,6 +259,18 @@ def test_train_mnist_trains_for_the_given_number_of_epochs(kata):
            "models: train for `epochs` passes over the loader")
 
 
+def test_train_mnist_leaves_the_loaders_batches_untouched(kata):
+    # The catalog: functions never modify their inputs in place. The loader's batches are the
+    # caller's data (a list of tensors, or a dataset's storage): augment or normalise copies. On
+    # the cpu `x.to(device)` returns x itself, so an in-place op after it changes the caller's batch.
+    batches = _tiny_batches(seed=3)
+    after = kata.run(drivers.batches_after_training, [(x.clone(), y.clone()) for x, y in batches], 2)
+    for k, ((x, y), (x_after, y_after)) in enumerate(zip(batches, after)):
+        assert_close(x_after, x, what=f"images of batch {k} after train_mnist (training must not modify the "
+                                      "loader's batches in place)")
+        assert_close(y_after, y, what=f"labels of batch {k} after train_mnist")
+
+
 def _read_idx(path: Path) -> np.ndarray:
     """An IDX file (gzipped or not): big-endian header (magic, dims), then uint8 values."""
     with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:

@@ -111,7 +111,7 @@ def accuracy_of_lookup_model(mod, logits, labels, batch_sizes, device, start_tra
 def forward(mod, x, num_classes=None, seed=0):
     """MnistCNN(num_classes) (default when None), built seeded on x's device; its output for x."""
     torch.manual_seed(seed)
-    model = mod.MnistCNN() if num_classes is None else mod.MnistCNN(num_classes)
+    model = mod.MnistCNN() if num_classes is None else mod.MnistCNN(num_classes=num_classes)  # the catalog's name
     model = model.to(x.device)
     return model(x).detach()
 
@@ -180,3 +180,9 @@ def trained_parameters(mod, batches, runs):
                                 epochs=epochs, seed=seed)
         out.append(torch.cat([p.detach().double().flatten().cpu() for p in model.parameters()]))
     return out
+
+
+def batches_after_training(mod, batches, epochs=1, seed=0):
+    """train_mnist on BATCHES themselves (a list of (x, y) on the cpu, not copies): the batches afterwards."""
+    mod.train_mnist(batches, torch.device("cpu"), epochs=epochs, seed=seed)
+    return [(x.detach().clone(), y.detach().clone()) for x, y in batches]
