@@ -152,3 +152,34 @@ def test_every_option_has_the_prefix_or_an_ini_twin(pytester):
     assert options and all(o.startswith("--torchkata-") for o in options), options
     for ini in ("torchkata_impl", "torchkata_suite", "torchkata_device"):
         assert ini in help_text, ini
+
+
+@pytest.mark.parametrize("body, changed", [
+    ("batch.sort(key=lambda item: -len(item[0]))", True),     # the caller's list reordered
+    ("batch[0] = (batch[0][0].double(), batch[0][1])", True),   # an entry replaced
+    ("batch[0][0].mul_(2)", True),                             # a tensor inside it written
+    ("batch = sorted(batch, key=lambda item: -len(item[0]))", False),  # a new list: fine
+])
+def test_a_list_the_caller_passed_must_come_back_untouched(tmp_path, body, changed):
+    """kata.call checks every argument, containers too: a solution that sorts or fills the
+    caller's list in place fails with the argument named, in process and in the worker alike."""
+    import torch
+
+    from torchkata.catalog import load_catalog
+    from torchkata.harness import Kata
+
+    spec = load_catalog()["12_data_loading"]
+    path = tmp_path / spec.id / spec.module
+    path.parent.mkdir()
+    path.write_text(f"import torch\n\ndef pad_collate(batch, pad_value=0.0):\n    {body}\n"
+                    "    xs = [x for x, _ in batch]\n    longest = max(len(x) for x in xs)\n"
+                    "    out = torch.full((len(xs), longest, xs[0].shape[1]), pad_value)\n"
+                    "    for i, x in enumerate(xs):\n        out[i, :len(x)] = x\n"
+                    "    return out, torch.tensor([len(x) for x in xs]), torch.tensor([y for _, y in batch])\n")
+    kata = Kata(spec, tmp_path)
+    batch = [(torch.ones(1, 2), 0), (torch.ones(3, 2), 1)]
+    if changed:
+        with pytest.raises(AssertionError, match=r"pad_collate modified its input \(argument 0\) in place"):
+            kata.call("pad_collate", batch)
+    else:
+        kata.call("pad_collate", batch)

@@ -42,9 +42,38 @@ def check_plain(value, where: str):
                        "expected tensors, numbers, strings or containers of them")
 
 
+def _copy(value):
+    """A copy of plain data deep enough to see any later change to it: tensors cloned, lists,
+    tuples and dicts rebuilt (a list the caller passed may be sorted or filled in place too)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy(v) for v in value) if type(value) in (list, tuple) else value
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value
+
+
+def _unchanged(value, before) -> bool:
+    if isinstance(before, torch.Tensor):
+        if not isinstance(value, torch.Tensor) or value.shape != before.shape or value.dtype != before.dtype:
+            return False
+        if not before.is_floating_point() and not before.is_complex():
+            return torch.equal(value.detach(), before)
+        return bool(torch.isclose(value.detach(), before, rtol=0, atol=0, equal_nan=True).all())
+    if isinstance(before, (list, tuple)):
+        return type(value) is type(before) and len(value) == len(before) and \
+            all(_unchanged(v, b) for v, b in zip(value, before))
+    if isinstance(before, dict):
+        return isinstance(value, dict) and value.keys() == before.keys() and \
+            all(_unchanged(value[k], before[k]) for k in before)
+    return True  # numbers, strings, None: immutable
+
+
 def _snapshot(args, kwargs):
     items = list(enumerate(args)) + list(kwargs.items())
-    return [(key, value, value.detach().clone()) for key, value in items if isinstance(value, torch.Tensor)]
+    return [(key, value, _copy(value)) for key, value in items
+            if isinstance(value, (torch.Tensor, list, dict)) or type(value) is tuple]
 
 
 def as_leaves(args) -> list:
@@ -155,9 +184,7 @@ class Kata(KataBase):
             except NotImplementedError as err:
                 raise _unwritten(err, name) from None
         for key, value, before in snapshots:
-            same = value.shape == before.shape and torch.equal(value.detach(), before) if not before.is_floating_point() \
-                else value.shape == before.shape and bool(torch.isclose(value.detach(), before, rtol=0, atol=0, equal_nan=True).all())
-            if not same:
+            if not _unchanged(value, before):
                 label = f"argument {key}" if isinstance(key, int) else f"argument {key!r}"
                 raise AssertionError(f"{name} modified its input ({label}) in place; "
                                      "functions must leave their inputs untouched")
