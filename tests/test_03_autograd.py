@@ -102,6 +102,16 @@ def test_vjp_matches_torch_for_outputs_of_any_shape(kata, device, case):
 # whose step grows with |v| (exact double backward has no step).
 @example(case=("sum_of_sines", torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64),
                torch.tensor([1e4, -3e3, 5e3], dtype=torch.float64)))
+# Two points where any finite-difference hvp (g(x + h v) - g(x - h v)) / 2h, whatever its step h
+# and working precision, errs by far more than the tolerance, while exact double backward is
+# exact: x = 0 of |x|^4, where H = 0 but the fourth derivative is not (truncation error
+# ~ 4 (h|v|)^2 |v|: every step h|v| >= 1e-8 is off by 50x or more), and a large x of |x|^2, where
+# the gradient 2x dwarfs H v = 2 v (rounding error ~ eps |x| / h: every step h|v| <= 1e-7 is off
+# by 50x or more). H v is linear in v and the README bounds neither x nor v.
+@example(case=("squared_norm_squared", torch.zeros(3, dtype=torch.float64),
+               torch.tensor([1e10, -3e9, 5e9], dtype=torch.float64)))
+@example(case=("sum_of_squares", torch.tensor([1e4, -3e4, 2e4], dtype=torch.float64),
+               torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)))
 def test_hvp_matches_torch(kata, device, case):
     f, x, v = case
     x, v, report = _run_helper(kata, device, "hvp", f, x, v)

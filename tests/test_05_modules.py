@@ -475,23 +475,36 @@ def test_capture_activations_removes_every_hook_it_added(kata, device, data, nam
 @given(data=capture_inputs(dtype=torch.float32), names=names_lists, own=st.sampled_from(MODULE_NAMES))
 @example(data=(torch.tensor([[1.0, 2.0]]), [2, 3, 3, 1]), names=["0", "2.0"], own="0")
 def test_capture_activations_keeps_hooks_it_did_not_add(kata, device, data, names, own):
+    # The caller holds a forward hook on one submodule and a global one
+    # (torch.nn.modules.module.register_module_forward_hook): "hooks that the caller registered
+    # stay", the global table included (clearing it, rather than removing one's own handle, drops
+    # the caller's global hooks too).
     x, dims = data
-    got = kata.run(d05.capture, x.to(device), names, dims, own_hook_on=own)
+    got = kata.run(d05.capture, x.to(device), names, dims, own_hook_on=own, own_global_hook=True)
     expect(got["own_hook_fired"] == 1 and got["after"] == got["before"],
            f"the caller's own forward hook on {own!r} must survive capture_activations(model, x, {names}) "
            f"(remove only your own handles): it fired {got['own_hook_fired']} time(s) in a later model(x) "
            f"(expected 1); hooks before {got['before']}, after {got['after']}")
+    expect(got["own_global_hook_fired"] == got["modules_run"],
+           f"the caller's own global forward hook (register_module_forward_hook) must survive "
+           f"capture_activations(model, x, {names}): it fired {got['own_global_hook_fired']} time(s) in a later "
+           f"model(x), once per module expected ({got['modules_run']}); remove your own handle only, never "
+           "clear torch's hook tables")
 
 
 @DISCRETE
-@given(data=capture_inputs(dtype=torch.float32), names=names_lists)
-@example(data=(torch.tensor([[1.0, 2.0]]), [2, 3, 3, 1]), names=["0", "3"])
-def test_capture_activations_lets_an_error_in_the_forward_propagate(kata, device, data, names):
+@given(data=capture_inputs(dtype=torch.float32), names=names_lists, error=st.sampled_from(sorted(d05.ERRORS)))
+@example(data=(torch.tensor([[1.0, 2.0]]), [2, 3, 3, 1]), names=["0", "3"], error="RuntimeError")
+@example(data=(torch.tensor([[1.0, 2.0]]), [2, 3, 3, 1]), names=["0", "3"], error="ValueError")
+@example(data=(torch.tensor([[1.0, 2.0]]), [2, 3, 3, 1]), names=["2.0"], error="BoomError")
+def test_capture_activations_lets_an_error_in_the_forward_propagate(kata, device, data, names, error):
+    # "the error reaches the caller": the model's own exception, of its own type (a caller's
+    # `except ValueError` around the call must still see it), not one wrapped in another type.
     x, dims = data
-    got = kata.run(d05.capture_failing, x.to(device), names, dims, failure="forward")
-    expect(got["raised"] == "RuntimeError" and "Boom" in got["message"],
-           f"when model(x) raises (RuntimeError('Boom: ...') from its last layer), capture_activations(model, x, "
-           f"{names}) must let that error reach the caller; got {got['raised']}: {got['message']!r}")
+    got = kata.run(d05.capture_failing, x.to(device), names, dims, failure="forward", error=error)
+    expect(got["raised"] == error and "Boom" in got["message"],
+           f"when model(x) raises ({error}('Boom: ...') from its last layer), capture_activations(model, x, "
+           f"{names}) must let that error reach the caller as it is; got {got['raised']}: {got['message']!r}")
 
 
 @DISCRETE

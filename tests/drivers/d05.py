@@ -195,11 +195,23 @@ def count(mod, scenario, sizes, frozen, trainable_only=None):
 
 # --------------------------------------------------------------------- capture_activations
 
+class BoomError(Exception):
+    """An exception type of the model's own (not a builtin a solution might single out)."""
+
+
+ERRORS = {"RuntimeError": RuntimeError, "ValueError": ValueError, "BoomError": BoomError}
+
+
 class Boom(nn.Module):
-    """A layer whose forward raises, to check the hooks are removed on the error path."""
+    """A layer whose forward raises ERRORS[error], to check the error reaches the caller as it
+    was and the hooks are removed on the error path."""
+
+    def __init__(self, error="RuntimeError"):
+        super().__init__()
+        self.error = error
 
     def forward(self, x):
-        raise RuntimeError("Boom: this forward always raises")
+        raise ERRORS[self.error]("Boom: this forward always raises")
 
 
 def build_capture_model(dims, seed=0):
@@ -241,36 +253,46 @@ def _hook_state(model):
     return state
 
 
-def capture(mod, x, names, dims, seed=0, own_hook_on=None):
+def capture(mod, x, names, dims, seed=0, own_hook_on=None, own_global_hook=False):
     """capture_activations(build_capture_model(dims, seed) on x's device and dtype, x, names).
 
     With OWN_HOOK_ON, the caller first registers its own forward hook on that submodule, which
-    must still be there (and fire) afterwards. Returns the captured tensors (detached), the
-    hook state before and after, and how often the caller's hook fired in a later model(x).
+    must still be there (and fire) afterwards; with OWN_GLOBAL_HOOK, also a global forward hook
+    (torch.nn.modules.module.register_module_forward_hook, fires for every module), removed by
+    this driver at the end. Returns the captured tensors (detached), the hook state before and
+    after, and how often the caller's hooks fired in a later model(x).
     """
     model = build_capture_model(dims, seed).to(device=x.device, dtype=x.dtype)
-    fired = []
+    fired, fired_global = [], []
     if own_hook_on is not None:
         model.get_submodule(own_hook_on).register_forward_hook(lambda m, args, out: fired.append(1))
-    before = _hook_state(model)
-    got = mod.capture_activations(model, x, names)
-    after = _hook_state(model)
-    fired.clear()
-    with torch.no_grad():
-        model(x)
+    handle = (nn.modules.module.register_module_forward_hook(lambda m, args, out: fired_global.append(1))
+              if own_global_hook else None)
+    try:
+        before = _hook_state(model)
+        got = mod.capture_activations(model, x, names)
+        after = _hook_state(model)
+        fired.clear()
+        fired_global.clear()
+        with torch.no_grad():
+            model(x)
+    finally:
+        if handle is not None:
+            handle.remove()
     captured = {k: _detach(v) for k, v in got.items()} if isinstance(got, dict) else None
     return {"type": type(got).__name__, "acts": captured, "before": before, "after": after,
-            "own_hook_fired": len(fired)}
+            "own_hook_fired": len(fired), "own_global_hook_fired": len(fired_global),
+            "modules_run": len(list(model.modules()))}
 
 
-def capture_failing(mod, x, names, dims, seed=0, failure="forward"):
+def capture_failing(mod, x, names, dims, seed=0, failure="forward", error="RuntimeError"):
     """capture_activations on a model that cannot finish: FAILURE 'forward' appends a Boom layer
-    (model(x) raises RuntimeError); 'name' leaves the model working (names should hold an
-    unknown name). Returns the exception that reached the caller (type name, message, or None)
+    (model(x) raises ERRORS[error]: RuntimeError, ValueError or the driver's own BoomError);
+    'name' leaves the model working (names should hold an unknown name). Returns the exception that reached the caller (type name, message, or None)
     and the hook state before and after."""
     model = build_capture_model(dims, seed)
     if failure == "forward":
-        model.append(Boom())
+        model.append(Boom(error))
     model = model.to(device=x.device, dtype=x.dtype)
     accepted = _accepted_case(mod, model, x, names) if failure == "name" else None
     before = _hook_state(model)
