@@ -238,6 +238,56 @@ def test_full_batch_descent_matches_the_update_rule(kata, device, nd, dtype, epo
                inputs={"X": X, "y": y, "lr": lr, "epochs": epochs})
 
 
+def _divergent_lr(X, factor):
+    """FACTOR times the largest stable full-batch lr, 2 / lambda_max of the MSE's Hessian
+    2/N [X, 1]^T [X, 1]: for FACTOR > 1 full-batch descent diverges, the error along the top
+    eigenvector growing by 2 * FACTOR - 1 per epoch."""
+    A = _design(X.double().cpu())
+    return factor * 2 / float(torch.linalg.eigvalsh(2 * A.T @ A / A.shape[0])[-1])
+
+
+@given(nd=small_data, factor=st.floats(1.2, 2.5), epochs=st.integers(8, 12), data=st.data())
+@example(nd=(4, 2), factor=2.0, epochs=8, data=None)
+def test_full_batch_descent_with_too_large_an_lr_still_runs_every_epoch(kata, device, nd, factor, epochs, data):
+    # The contract fixes the update and one history entry per epoch for any lr: a run whose
+    # loss grows (lr above 2 / lambda_max) is reported in full, not cut short when the loss goes
+    # up. Float64 only: a diverging run amplifies each epoch's rounding (float32's reaches its
+    # tolerance within 10 epochs), and the dtype is checked by the stable-lr test above.
+    n, d = nd
+    dtype = F64
+    if data is None:   # the explicit example: a fixed, generic data set
+        X, y = _well_conditioned(3, n, d, dtype, noise=1.0)
+    else:
+        X = data.draw(tks.tensors(shape=(n, d), dtype=dtype, min_value=-1, max_value=1), label="X")
+        y = data.draw(tks.tensors(shape=(n,), dtype=dtype, min_value=-1, max_value=1), label="y")
+    lr = _divergent_lr(X, factor)
+    X, y = X.to(device), y.to(device)
+    got = kata.call("fit_gradient_descent", X, y, lr, epochs)
+    want = _descend(X, y, lr, epochs, lambda e: [range(n)])
+    _check_fit(got, want, dtype, device, what=f"fit_gradient_descent(batch_size=None) with lr = {factor:.3g} x the "
+                                              "stability limit (the loss grows)",
+               inputs={"X": X, "y": y, "lr": lr, "epochs": epochs})
+
+
+def test_a_diverging_run_reports_every_epoch_until_the_end(kata, device):
+    # lr = 3 x the stability limit: the error grows 5x per epoch and the MSE overflows to inf
+    # after ~220 epochs; the contract still makes `epochs` updates and one history entry per
+    # epoch, so the run ends with a non-finite MSE instead of stopping at the first inf/nan.
+    X, y = _well_conditioned(0, 6, 2)
+    lr, epochs = _divergent_lr(X, 3.0), 260
+    want = _descend(X, y, lr, epochs, lambda e: [range(6)])
+    w, b, history = kata.call("fit_gradient_descent", X.to(device), y.to(device), lr, epochs)
+    inputs = {"X": X, "y": y, "lr": lr, "epochs": epochs}
+    expect(isinstance(history, list) and len(history) == epochs,
+           f"history has {len(history)} entries for epochs={epochs} with a diverging lr: report every epoch, "
+           "even once the MSE is inf or nan (do not stop early)")
+    expect(not math.isfinite(float(history[-1])),
+           f"the last MSE of a run diverging since the first epoch is {history[-1]!r}; expected inf or nan")
+    shown = int((want[2] < 1e250).sum())            # well before the overflow: compare the values
+    assert_close(torch.tensor([float(h) for h in history[:shown]], dtype=F64), want[2][:shown],
+                 what="history of a diverging full-batch run (before it overflows)", inputs=inputs)
+
+
 @given(n=st.integers(1, 12), batch_size=st.integers(1, 14), epochs=st.integers(1, 3), seed=tks.seeds(),
        dtype=tks.float_dtypes(), magnitude=st.integers(0, 4))
 @example(n=12, batch_size=1, epochs=3, seed=0, dtype=F64, magnitude=4)

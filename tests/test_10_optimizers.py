@@ -316,6 +316,44 @@ def test_parameters_whose_grad_is_none_are_skipped(kata, device, name, problem, 
     _assert_same_trajectory(got, want, name=name, inputs=inputs)
 
 
+@st.composite
+def problems_with_zero_grads(draw):
+    """A problem where some gradients are zero tensors (not None): parameter 0 has a non-zero
+    one at the first step and a zero one at the last, the others are drawn."""
+    (group,), grads = draw(problems(n_params=(1, 3), n_steps=(2, 4)))
+    n = len(grads[0])
+    mask = [[draw(st.booleans()) for _ in range(n)] for _ in grads]
+    mask[0][0], mask[-1][0] = False, True
+    grads = [[torch.zeros_like(g) if m else g for g, m in zip(step, ms)] for step, ms in zip(grads, mask)]
+    return [group], grads
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(problem=problems_with_zero_grads(), data=st.data())
+@example(problem=([{"params": [torch.tensor([0.5, -0.25, 1.0], dtype=torch.float64)]}],
+                  [[torch.tensor([1.0, -0.3, 0.7], dtype=torch.float64)],
+                   [torch.zeros(3, dtype=torch.float64)]]), data=None)
+def test_a_zero_gradient_is_still_a_step(kata, device, name, problem, data):
+    # Only a None gradient skips a parameter: a zero gradient (an unused parameter after
+    # zero_grad(set_to_none=False), a dead unit) is a step like any other, in which momentum,
+    # the moments and weight decay keep moving the parameter, as in torch.optim. lr of at least
+    # 0.05 and momentum of at least 0.5 make the skipped move (lr * momentum * buf, lr * wd * p)
+    # show far above the tolerance.
+    lr = st.floats(min_value=0.05, max_value=0.5)
+    if data is None:   # the explicit example: momentum and weight decay both at work
+        kwargs = {"SGD": {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1},
+                  "RMSprop": {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.1}}.get(name, {"lr": 0.1, "weight_decay": 0.1})
+    else:
+        base = hyper(name, weight_decay=positive_decays,
+                     momentum=st.floats(min_value=0.5, max_value=0.95) if name in ("SGD", "RMSprop") else None)
+        kwargs = data.draw(base, label="kwargs") | {"lr": data.draw(lr, label="lr")}
+    groups, grads = _to(device, *problem)
+    got = kata.run(d10.trajectory, name, groups, grads, kwargs)
+    want = d10.trajectory(TORCH, name, groups, grads, kwargs)
+    _assert_same_trajectory(got["params"], want["params"], name=name,
+                            inputs=_inputs(name, kwargs, groups, grads) | {"zero gradients": "tensors of zeros, not None"})
+
+
 @pytest.mark.parametrize("name", NAMES)
 @given(problem=problems(), data=st.data())
 def test_step_leaves_gradients_untouched(kata, device, name, problem, data):
