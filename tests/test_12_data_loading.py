@@ -88,6 +88,18 @@ def test_pair_dataset_item_i_is_the_pair_x_i_y_i(kata, device, xy):
 
 
 @given(xy=pairs())
+def test_pair_dataset_item_is_a_tuple(kata, device, xy):
+    # The contract: ds[i] returns the tuple (x[i], y[i]) (as torch's TensorDataset does), not a list.
+    x, y = (t.to(device) for t in xy)
+    n = x.shape[0]
+    items = kata.run(d12.pair_dataset_items, x, y, [0, n - 1, -1])  # first the values, then the type
+    assert_close(items[0][0], x[0], what="dataset[0][0] (x[0])", inputs={"x": x})
+    kinds = kata.run(d12.pair_dataset_item_types, x, y, [0, n - 1, -1])
+    expect(kinds == ["tuple"] * 3, f"dataset[i] returned a {kinds[0]} for i = 0, N - 1 and -1 ({kinds}): return the "
+                                   "tuple (x[i], y[i])")
+
+
+@given(xy=pairs())
 def test_pair_dataset_negative_index_counts_from_the_end(kata, device, xy):
     x, y = (t.to(device) for t in xy)
     n = x.shape[0]
@@ -333,6 +345,7 @@ def test_make_loader_epochs_differ_when_shuffling(kata, n, batch_size, seed):
 
 @given(n=st.integers(10, 16), seeds=st.lists(LOADER_SEEDS, min_size=2, max_size=2, unique=True))
 @example(n=10, seeds=[-1, 1])
+@example(n=10, seeds=[-1, -2])  # Python's hash() maps both to -2: a hash(seed) seeding merges them
 def test_make_loader_different_seeds_give_different_orders(kata, n, seeds):
     # A correct loader's first epochs for two seeds match with probability 1/n! < 3e-7.
     a = _loader(kata, n, n, True, seeds[0])["epochs"][0]
@@ -509,6 +522,23 @@ def test_sampler_is_reproducible_with_a_seeded_generator(kata, device, labels, n
     torch.rand(3)  # the global RNG moves on; the sampler's generator decides alone
     b = _draws(kata, labels.to(device), num_samples, seed)["indices"]
     expect(a == b, f"two samplers with generators seeded {seed} drew {a} and {b}: draw with the generator")
+
+
+@given(labels=class_labels(), seed=tks.seeds())
+@example(labels=torch.tensor([0] * 3 + [1]), seed=0)
+def test_sampler_draws_from_the_generators_current_state(kata, device, labels, seed):
+    # "Uses generator for its draws": from the state the caller's generator is in, not from a copy
+    # seeded with its initial_seed(). A generator used once before must give other indices than a
+    # fresh one with the same seed: 40 draws, each index drawn with probability at most 1/2 (see
+    # test_sampler_draws_new_indices_on_every_pass), match with probability <= 2^-40 < 1e-12.
+    assume(len(labels) >= 2)
+    out = kata.run(d12.sampler_draws_from_an_advanced_generator, labels.to(device), 40, seed)
+    expect(len(out["moved"]) == 40 and len(out["fresh"]) == 40,
+           f"the samplers yielded {len(out['moved'])} and {len(out['fresh'])} indices, expected 40")
+    expect(out["moved"] != out["fresh"],
+           f"a generator seeded {seed} and then used for one draw, and a fresh generator seeded {seed}, gave the same "
+           f"indices {out['moved']}: draw with the generator you are given, from its current state (do not copy it "
+           "from its initial_seed())")
 
 
 # Contract decision (lead engineer): with generator=None the sampler draws from torch's global RNG,

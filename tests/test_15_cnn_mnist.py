@@ -196,6 +196,36 @@ def test_accuracy_restores_every_submodules_own_mode(kata, device, parent, child
            "submodule's own mode, not only the top module's: model.train(flag) sets every submodule alike")
 
 
+@pytest.mark.parametrize("child,grandchild", [(True, False), (False, True)], ids=["frozen_grandchild", "training_grandchild"])
+def test_accuracy_restores_the_modes_of_nested_submodules(kata, device, child, grandchild):
+    # Same reading as above, one level deeper (a frozen BatchNorm inside a block of a training
+    # model): child.train(flag) on the direct children resets their own children too.
+    logits, labels = torch.eye(3), torch.tensor([0, 1, 1])
+    result = kata.run(drivers.accuracy_of_lookup_model, logits, labels, [2, 1], device, child,
+                      child_training=child, grandchild_training=grandchild)
+    expect(abs(result["accuracy"] - 2 / 3) <= 1e-6, f"accuracy returned {result['accuracy']!r}, expected 2/3")
+    name = lambda training: "train" if training else "eval"  # noqa: E731
+    after = (result["training_after"], result["child_training_after"], result["grandchild_training_after"])
+    expect(after == (child, child, grandchild),
+           f"before accuracy the model, its submodule and that submodule's child were in modes "
+           f"{tuple(map(name, (child, child, grandchild)))}; after it, {tuple(map(name, after))}. Restore every "
+           "module's own mode (record m.training for m in model.modules(), set m.training back)")
+
+
+@given(case=lookup_cases(), data=st.data())
+def test_accuracy_counts_an_empty_batch_as_no_samples(kata, device, case, data):
+    # The catalog: a fraction of hits over all samples of any iterable of batches. A batch of 0
+    # images is legal (MnistCNN accepts N = 0): it adds no hit and no sample.
+    logits, labels, batch_sizes = case
+    at = data.draw(st.integers(0, len(batch_sizes)), label="empty batch position")
+    sizes = batch_sizes[:at] + [0] + batch_sizes[at:]
+    result = kata.run(drivers.accuracy_of_lookup_model, logits, labels, sizes, device)
+    expected = (logits.argmax(dim=1) == labels).sum().item() / labels.numel()
+    expect(abs(result["accuracy"] - expected) <= 1e-6,
+           f"accuracy returned {result['accuracy']!r} for batches of sizes {sizes}, expected {expected!r} "
+           "(an empty batch adds no hit and no sample)")
+
+
 def test_accuracy_runs_without_grad(kata, device):
     logits, labels = torch.eye(3), torch.tensor([0, 2, 1])
     result = kata.run(drivers.accuracy_of_lookup_model, logits, labels, [2, 1], device)

@@ -154,3 +154,19 @@ def sampler_draws_under_global_seeds(module, labels, num_samples, global_seeds):
         return out
     finally:
         torch.random.set_rng_state(state)
+
+
+def pair_dataset_item_types(module, x, y, indices):
+    """type(ds[i]).__name__ for each index: the contract's ds[i] is a tuple."""
+    ds = module.PairDataset(x, y)
+    return [type(ds[i]).__name__ for i in indices]
+
+
+def sampler_draws_from_an_advanced_generator(module, labels, num_samples, seed):
+    """One pass of a ClassBalancedSampler given a generator seeded SEED and then used for a draw
+    (its state has moved on), and one pass of a sampler given a fresh generator seeded SEED."""
+    moved = torch.Generator().manual_seed(seed)
+    torch.rand(8, generator=moved)
+    fresh = torch.Generator().manual_seed(seed)
+    return {"moved": [operator.index(i) for i in module.ClassBalancedSampler(labels, num_samples, generator=moved)],
+            "fresh": [operator.index(i) for i in module.ClassBalancedSampler(labels, num_samples, generator=fresh)]}

@@ -31,6 +31,7 @@ class _Scale(nn.Module):
     def __init__(self, table: torch.Tensor):
         super().__init__()
         self.scale = nn.Parameter(torch.ones((), dtype=table.dtype, device=table.device))
+        self.inner = nn.Identity()  # a grandchild of the model: its mode is checked after accuracy too
         self.modes: list[bool] = []
 
     def forward(self, logits):
@@ -78,14 +79,17 @@ def _plain(value):
 
 
 def accuracy_of_lookup_model(mod, logits, labels, batch_sizes, device, start_training=False, grad_enabled=True,
-                             child_training=None):
+                             child_training=None, grandchild_training=None):
     """mod.accuracy on a lookup model giving LOGITS (M, C) for the M samples, split in BATCH_SIZES,
     called with gradient tracking GRAD_ENABLED (restored afterwards); the model in START_TRAINING
-    mode, its submodule in CHILD_TRAINING mode (the same when None)."""
+    mode, its submodule in CHILD_TRAINING mode and that submodule's own child in GRANDCHILD_TRAINING
+    mode (each the same as its parent's when None)."""
     model = _LookupModel(logits.to(device))
     model.train(start_training)
     if child_training is not None:
         model.head.train(child_training)
+    if grandchild_training is not None:
+        model.head.inner.train(grandchild_training)
     loader = _image_batches(labels, batch_sizes)
     before = torch.is_grad_enabled()
     try:
@@ -104,15 +108,21 @@ def accuracy_of_lookup_model(mod, logits, labels, batch_sizes, device, start_tra
         "moved": list(model.moved),
         "training_after": model.training,
         "child_training_after": model.head.training,
+        "grandchild_training_after": model.head.inner.training,
         "grad_enabled_after": grad_enabled_after,
     }
 
 
 def forward(mod, x, num_classes=None, seed=0):
-    """MnistCNN(num_classes) (default when None), built seeded on x's device; its output for x."""
+    """MnistCNN(num_classes) (default when None), built seeded on x's device; its output for x.
+
+    In train mode (a fresh module's default) for a batch of at least 2 images; in eval mode for
+    N < 2, where batch statistics are undefined: a correct model with a BatchNorm1d in its head
+    cannot run a training-mode forward on one image (torch raises), and need not.
+    """
     torch.manual_seed(seed)
     model = mod.MnistCNN() if num_classes is None else mod.MnistCNN(num_classes=num_classes)  # the catalog's name
-    model = model.to(x.device)
+    model = model.to(x.device).train(x.shape[0] >= 2)
     return model(x).detach()
 
 
