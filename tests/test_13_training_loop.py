@@ -516,6 +516,23 @@ def stopping_scripts(draw):
     return prefix + tail + extra, patience
 
 
+def _expect_best_buffers(out, best, when):
+    # "loads the best epoch's weights": the model as it was after that epoch, i.e. its
+    # state_dict (the README: keep a copy of model.state_dict()), buffers included. The model's
+    # child counts its train-mode forward passes in a buffer, as BatchNorm's num_batches_tracked
+    # does (its running statistics likewise): a copy of the parameters alone leaves the last
+    # epoch's buffers in a model that otherwise has the best epoch's weights. The expected value
+    # is the buffer as the validation of the best epoch found it (the driver reads it there).
+    seen = out["tracked_at_validation"]
+    expect(len(seen) > best, f"{when}: the validation loader was gone over {len(seen)} times, expected "
+                             "once per epoch")
+    want = seen[best]
+    expect(out["batches_tracked"] == want,
+           f"{when}: after fit the model's buffer num_batches_tracked (a BatchNorm-like counter of training "
+           f"batches) is {out['batches_tracked']}, expected {want}, its value after epoch {best} (the best): "
+           "save and load the whole model.state_dict() (parameters and buffers), not only the parameters")
+
+
 def early_stop(script, patience):
     """(number of epochs run, index of the best epoch)."""
     best, best_epoch, bad = math.inf, None, 0
@@ -559,6 +576,7 @@ def test_fit_restores_the_best_epochs_weights_when_stopping_early(kata, device, 
                    lambda name: f"model {name} after fit stopped early: val losses {script}, "
                                 f"patience={patience}, so the weights after epoch {best} (the best) "
                                 "must be loaded back")
+    _expect_best_buffers(out, best, f"fit stopped early (val losses {script}, patience={patience})")
 
 
 @FEW
@@ -582,6 +600,7 @@ def test_fit_loads_the_best_weights_when_the_epochs_run_out_before_patience(kata
                    lambda name: f"model {name} after fit ran all {len(script)} epochs: val losses {script}, "
                                 f"patience={patience}, so the weights after epoch {best} (the best) must "
                                 "be loaded back before returning, even without an early stop")
+    _expect_best_buffers(out, best, f"fit ran all {len(script)} epochs (val losses {script}, patience={patience})")
 
 
 @FEW

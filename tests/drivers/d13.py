@@ -40,15 +40,20 @@ def _seen(t: torch.Tensor, device: torch.device) -> dict:
 class _Linear(nn.Module):
     """nn.Linear holding the given weights (without nn.Linear's random init: cheaper), followed
     by a parameterless submodule: the model is nested two deep (model -> linear -> act), as a
-    real model's blocks hold layers."""
+    real model's blocks hold layers. Like a BatchNorm, it holds a buffer that training changes:
+    num_batches_tracked counts the forward passes made in train mode (part of the state_dict,
+    not of the parameters)."""
 
     def __init__(self, weight, bias):
         super().__init__()
         self.weight = nn.Parameter(weight.detach().clone())
         self.bias = nn.Parameter(bias.detach().clone())
         self.act = nn.Identity()
+        self.register_buffer("num_batches_tracked", torch.zeros((), dtype=torch.long, device=weight.device))
 
     def forward(self, x):
+        if self.training:
+            self.num_batches_tracked += 1
         return self.act(F.linear(x, self.weight, self.bias))
 
 
@@ -118,13 +123,17 @@ class SpyOptimizer(torch.optim.SGD):
 class CountingLoader:
     """Yields the given batches; counts passes and knows whether it is being iterated."""
 
-    def __init__(self, batches):
+    def __init__(self, batches, probe=None):
         self.batches = batches
         self.passes = 0
         self.active = False
+        self.probe = probe              # called at the start of each pass; its values kept in .probed
+        self.probed = []
 
     def __iter__(self):
         self.passes += 1
+        if self.probe is not None:
+            self.probed.append(self.probe())
         self.active = True
         try:
             yield from self.batches
@@ -242,10 +251,11 @@ def fit(module, weight, bias, train_batches, val_batches, device, epochs, lr, *,
     """fit on SpyModel(weight, bias) with SGD(lr), a SpyScheduler(gamma) when GAMMA is given,
     PATIENCE when given, and, with VAL_SCRIPT, the validation loss of epoch e forced to
     VAL_SCRIPT[e]. Returns {'records': [{key: float}], 'record_keys': [[keys]], 'steps',
-    'params', 'scheduler_calls', 'val_passes'}."""
+    'params', 'batches_tracked' (the model's buffer after fit), 'tracked_at_validation' (that buffer at
+    the start of each validation pass), 'scheduler_calls', 'val_passes'}."""
     model = SpyModel(weight, bias, device)
     optimizer = SpyOptimizer(model.parameters(), lr=lr)
-    val_loader = CountingLoader(_loader(val_batches))
+    val_loader = CountingLoader(_loader(val_batches), probe=lambda: int(model.linear.num_batches_tracked))
     loss_fn = SpyLoss(device, script=val_script, val_loader=val_loader)
     kwargs = {}
     scheduler = None
@@ -257,7 +267,8 @@ def fit(module, weight, bias, train_batches, val_batches, device, epochs, lr, *,
     records = list(records) if isinstance(records, (list, tuple)) else []
     return {"records": [{str(k): _plain(v) for k, v in r.items()} if isinstance(r, dict) else {} for r in records],
             "steps": optimizer.steps, "params": model.params(),
-            "scheduler_calls": None if scheduler is None else scheduler.calls, "val_passes": val_loader.passes}
+            "batches_tracked": int(model.linear.num_batches_tracked),
+            "tracked_at_validation": val_loader.probed, "scheduler_calls": None if scheduler is None else scheduler.calls, "val_passes": val_loader.passes}
 
 
 def fit_learnable(module, x_train, y_train, x_val, y_val, device, epochs, lr, batch_size):
