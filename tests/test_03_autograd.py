@@ -82,6 +82,12 @@ def _run_helper(kata, device, op, f, x, v, **kwargs):
 # --------------------------------------------------------------------------- grad_of, vjp, hvp
 
 @given(case=helper_case("grad_of"))
+# The README bounds no x: a large f next to a small partial derivative shows a finite-difference
+# gradient, whose rounding error eps |f| / h swamps the small component for any usable step h
+# (f ~ 1e16 has an ulp of 2: (f(x + h e) - f(x - h e)) / 2h errs by ~1 / h), while autograd's
+# gradient 2x is exact. The cubic adds a truncation error h^2 ramp / 6 for a plain central step.
+@example(case=("sum_of_squares", torch.tensor([1e8, 1.0], dtype=torch.float64), None))
+@example(case=("weighted_sum_of_cubes", torch.tensor([1e3, 0.5], dtype=torch.float64), None))
 def test_grad_of_matches_torch(kata, device, case):
     f, x, v = case
     x, v, report = _run_helper(kata, device, "grad_of", f, x, v)
@@ -90,6 +96,11 @@ def test_grad_of_matches_torch(kata, device, case):
 
 
 @given(case=helper_case("vjp"))
+# As for grad_of: a large output next to a small derivative shows a finite-difference vjp (the
+# README bounds neither x nor v; autograd's vjp is exact to rounding of each product).
+@example(case=("scalar", torch.tensor([1e3, 0.5], dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64)))
+@example(case=("square_then_sum_last_dim", torch.tensor([[1e8, 1.0]], dtype=torch.float64),
+               torch.tensor([1.0], dtype=torch.float64)))
 def test_vjp_matches_torch_for_outputs_of_any_shape(kata, device, case):
     f, x, v = case
     x, v, report = _run_helper(kata, device, "vjp", f, x, v)
@@ -112,6 +123,12 @@ def test_vjp_matches_torch_for_outputs_of_any_shape(kata, device, case):
                torch.tensor([1e10, -3e9, 5e9], dtype=torch.float64)))
 @example(case=("sum_of_squares", torch.tensor([1e4, -3e4, 2e4], dtype=torch.float64),
                torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)))
+# One direction v with components of very different sizes: a finite difference along v takes one
+# step h for all of them. H v = -sin(x) v is -1.2e-6 and -0.909 here. Truncation on the first
+# component ~ (h 1e10)^4 1e10 (even extrapolated) needs h <= 1e-14; rounding on the second
+# ~ eps / h then errs by 1e-2 or more. Double backward is exact for both.
+@example(case=("sum_of_sines", torch.tensor([math.pi, 2.0], dtype=torch.float64),
+               torch.tensor([1e10, 1.0], dtype=torch.float64)))
 def test_hvp_matches_torch(kata, device, case):
     f, x, v = case
     x, v, report = _run_helper(kata, device, "hvp", f, x, v)
@@ -150,6 +167,11 @@ def test_hvp_of_a_linear_function_is_zero(kata, device, case):
     x, v, report = _run_helper(kata, device, "hvp", f, x, v)
     assert_close(report["result"], torch.zeros_like(x), what=_what("hvp", f, v) + " for a linear f",
                  inputs=_inputs(x, v))
+    # The README: every helper returns a detached tensor, this case included (zeros built from the
+    # gradient, g * 0, still require grad when f's weights do).
+    expect(not report["result_requires_grad"] and not report["result_has_grad_fn"],
+           f"{_what('hvp', f, v)} for a linear f returned zeros that still require grad (or have a grad_fn): "
+           "the result must be detached, also when f closes over weights that require grad")
 
 
 @structural
