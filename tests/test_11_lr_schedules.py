@@ -207,6 +207,22 @@ def test_warmup_cosine_reaches_min_lr_at_the_last_step_and_stays_there(kata, set
                 inputs={"base_lr": base_lr, "warmup_steps": warmup, "total_steps": total, "min_lr": min_lr})
 
 
+@given(settings=warmup_settings(min_decay=-1), ratio=st.floats(1.5, 20.0), extra=st.integers(0, 3))
+@example(settings=(0.01, 2, 6, 0.0), ratio=5.0, extra=1)
+def test_warmup_cosine_follows_the_formula_when_min_lr_is_above_base_lr(kata, settings, ratio, extra):
+    # The formula holds for any min_lr (the catalog sets no bound on it; WarmupCosine gives one
+    # min_lr to groups with different lrs, so a group's lr may lie below it): after the warmup the
+    # lr moves along the cosine from base_lr up to min_lr, as torch's CosineAnnealingLR with an
+    # eta_min above the lr does. A clamp at min_lr (max(min_lr, ...)) jumps there at once.
+    base_lr, warmup, total, _ = settings
+    min_lr = ratio * base_lr
+    steps = range(total + extra)
+    got = [kata.call("warmup_cosine", s, base_lr, warmup, total, min_lr) for s in steps]
+    want = [_closed_form(s, base_lr, warmup, total, min_lr) for s in steps]
+    _assert_lrs(got, want, scale=min_lr, what="warmup_cosine(step) for step = 0, 1, ... with min_lr > base_lr",
+                inputs={"base_lr": base_lr, "warmup_steps": warmup, "total_steps": total, "min_lr": min_lr})
+
+
 # -------------------------------------------------------------------------- WarmupCosine
 
 def test_warmup_cosine_scheduler_is_an_lr_scheduler(kata):
@@ -227,6 +243,25 @@ def test_warmup_cosine_scheduler_moves_every_group_along_its_own_schedule(kata, 
     for s, (got_s, want_s) in enumerate(zip(out["lrs"], want)):
         when = "right after construction (step 0)" if s == 0 else f"after {s} scheduler.step() calls (step {s})"
         _assert_lrs(got_s, want_s, scale=max(lrs), what=f"param group lrs {when}", inputs=inputs)
+
+
+@given(lrs=st.lists(base_lrs, min_size=2, max_size=3), settings=warmup_settings(), position=st.floats(0.1, 0.9))
+@example(lrs=[1.0, 0.01], settings=(1.0, 2, 6, 0.0), position=0.5)
+def test_warmup_cosine_scheduler_gives_one_min_lr_to_groups_on_both_sides_of_it(kata, lrs, settings, position):
+    # "every param group follows warmup_cosine with its own initial lr (and the one min_lr)": with
+    # min_lr between the groups' lrs (a backbone trained at a small lr, a head at a large one), the
+    # small group's lr rises along the cosine to min_lr, the large one's falls to it.
+    _, warmup, total, _ = settings
+    lo, hi = min(lrs), max(lrs)
+    min_lr = lo + position * (hi - lo)
+    n_steps = total + 1
+    out = kata.run(d11.warmup_cosine_run, lrs, warmup, total, min_lr, n_steps)
+    want = [[_closed_form(s, lr, warmup, total, min_lr) for lr in lrs] for s in range(n_steps + 1)]
+    inputs = {"group lrs": lrs, "warmup_steps": warmup, "total_steps": total, "min_lr": min_lr}
+    expect(len(out["lrs"]) == n_steps + 1, f"recorded {len(out['lrs'])} steps, expected {n_steps + 1}")
+    for s, (got_s, want_s) in enumerate(zip(out["lrs"], want)):
+        _assert_lrs(got_s, want_s, scale=hi, what=f"param group lrs at step {s} (one min_lr, some group lrs below it)",
+                    inputs=inputs)
 
 
 @given(lrs=st.lists(base_lrs, min_size=1, max_size=3), settings=warmup_settings())
