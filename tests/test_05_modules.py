@@ -413,6 +413,23 @@ def test_count_parameters_handles_a_layer_without_bias(kata, trainable_only, d, 
                         f"got {got!r}, expected {want} (a bias=False layer has a weight only)")
 
 
+@DISCRETE
+@pytest.mark.parametrize("trainable_only", [True, False])
+@given(scenario=st.sampled_from(["mlp", "shared", "tied", "own", "conv"]),
+       sizes=st.lists(st.integers(1, 5), min_size=3, max_size=3),
+       frozen=st.lists(st.booleans(), min_size=2, max_size=2))
+@example(scenario="mlp", sizes=[3, 4, 2], frozen=[False, False])
+def test_count_parameters_counts_a_model_on_the_meta_device(kata, trainable_only, scenario, sizes, frozen):
+    # The number of scalars does not depend on where the parameters live: a model built on the
+    # meta device (shapes, no storage: how a large model's size is counted before allocating it)
+    # has the same count. Its parameters have no memory, so no address tells them apart.
+    got = kata.run(d05.count, scenario, sizes, frozen, trainable_only=trainable_only, device="meta")
+    want = d05.count_expected(scenario, sizes, frozen, trainable_only=trainable_only)
+    expect(got == want, f"count_parameters(model, trainable_only={trainable_only}) for the {scenario!r} model "
+                        f"(sizes {sizes}, frozen {frozen}) built on the meta device: got {got!r}, expected {want} "
+                        "(tell shared parameters apart by the Parameter object, not by its memory address)")
+
+
 # --------------------------------------------------------------------- capture_activations
 
 MODULE_NAMES = ["", "0", "1", "2", "2.0", "2.1", "3"]  # build_capture_model's named_modules()
@@ -461,6 +478,23 @@ def test_capture_activations_returns_the_named_submodules_outputs(kata, device, 
 
 
 @DISCRETE
+@given(data=capture_inputs(dtype=torch.float32), names=names_lists,
+       frozen=st.lists(st.sampled_from(["0", "2.0", "3"]), unique=True, min_size=1))
+@example(data=(torch.tensor([[1.0, 2.0]]), [2, 3, 3, 1]), names=["0", "3"], frozen=["0"])
+def test_capture_activations_leaves_requires_grad_as_it_was(kata, device, data, names, frozen):
+    # The catalog: functions never modify their inputs (the model is the caller's). Switching
+    # gradients off for the capture with model.requires_grad_(False) and on again afterwards
+    # unfreezes the caller's frozen layers.
+    x, dims = data
+    got = kata.run(d05.capture, x.to(device), names, dims, frozen=frozen)
+    expect(got["acts"] is not None, f"capture_activations must return a dict; got a {got['type']}")
+    expect(got["requires_grad_after"] == got["requires_grad_before"],
+           f"capture_activations(model, x, {names}) changed the requires_grad flags of the model's parameters "
+           f"(layers {frozen} frozen by the caller): before {got['requires_grad_before']}, after "
+           f"{got['requires_grad_after']}")
+
+
+@DISCRETE
 @given(data=capture_inputs(dtype=torch.float32), names=names_lists)
 @example(data=(torch.tensor([[1.0, 2.0]]), [2, 3, 3, 1]), names=["0", "2.0"])
 def test_capture_activations_removes_every_hook_it_added(kata, device, data, names):
@@ -497,6 +531,9 @@ def test_capture_activations_keeps_hooks_it_did_not_add(kata, device, data, name
 @example(data=(torch.tensor([[1.0, 2.0]]), [2, 3, 3, 1]), names=["0", "3"], error="RuntimeError")
 @example(data=(torch.tensor([[1.0, 2.0]]), [2, 3, 3, 1]), names=["0", "3"], error="ValueError")
 @example(data=(torch.tensor([[1.0, 2.0]]), [2, 3, 3, 1]), names=["2.0"], error="BoomError")
+# BoomInterrupt is a BaseException, not an Exception (as KeyboardInterrupt): "also when model(x)
+# raises" covers it, and a cleanup in `except Exception:` instead of `finally:` misses it.
+@example(data=(torch.tensor([[1.0, 2.0]]), [2, 3, 3, 1]), names=["0", "3"], error="BoomInterrupt")
 def test_capture_activations_lets_an_error_in_the_forward_propagate(kata, device, data, names, error):
     # "the error reaches the caller": the model's own exception, of its own type (a caller's
     # `except ValueError` around the call must still see it), not one wrapped in another type.
@@ -505,6 +542,10 @@ def test_capture_activations_lets_an_error_in_the_forward_propagate(kata, device
     expect(got["raised"] == error and "Boom" in got["message"],
            f"when model(x) raises ({error}('Boom: ...') from its last layer), capture_activations(model, x, "
            f"{names}) must let that error reach the caller as it is; got {got['raised']}: {got['message']!r}")
+    expect(got["after"] == got["before"],
+           f"model(x) raised {error} inside capture_activations(model, x, {names}) and the hooks were left as "
+           f"{got['after']} (before the call {got['before']}): remove them in a finally block, which also runs "
+           "for exceptions that are not Exceptions (KeyboardInterrupt)")
 
 
 @DISCRETE

@@ -185,12 +185,25 @@ def _count_model(scenario, sizes, frozen):
     return model
 
 
-def count(mod, scenario, sizes, frozen, trainable_only=None):
-    """count_parameters(model[, trainable_only]) for a scenario model (see _count_model)."""
-    model = _count_model(scenario, sizes, frozen)
+def count(mod, scenario, sizes, frozen, trainable_only=None, device=None):
+    """count_parameters(model[, trainable_only]) for a scenario model (see _count_model), built on
+    DEVICE when given ("meta": parameters with shapes and no storage, as when a large model's size
+    is counted before any memory is allocated)."""
+    if device is None:
+        model = _count_model(scenario, sizes, frozen)
+    else:
+        with torch.device(device):
+            model = _count_model(scenario, sizes, frozen)
     if trainable_only is None:
         return mod.count_parameters(model)
     return mod.count_parameters(model, trainable_only=trainable_only)
+
+
+def count_expected(scenario, sizes, frozen, trainable_only=True):
+    """What count_parameters must give for that scenario model: plain torch, no solution involved
+    (model.parameters() yields each Parameter object once)."""
+    model = _count_model(scenario, sizes, frozen)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 # --------------------------------------------------------------------- capture_activations
@@ -199,7 +212,13 @@ class BoomError(Exception):
     """An exception type of the model's own (not a builtin a solution might single out)."""
 
 
-ERRORS = {"RuntimeError": RuntimeError, "ValueError": ValueError, "BoomError": BoomError}
+class BoomInterrupt(BaseException):
+    """Not an Exception: what a KeyboardInterrupt (Ctrl-C in a long forward) looks like to an
+    `except Exception:` clause, which does not see it."""
+
+
+ERRORS = {"RuntimeError": RuntimeError, "ValueError": ValueError, "BoomError": BoomError,
+          "BoomInterrupt": BoomInterrupt}
 
 
 class Boom(nn.Module):
@@ -253,7 +272,7 @@ def _hook_state(model):
     return state
 
 
-def capture(mod, x, names, dims, seed=0, own_hook_on=None, own_global_hook=False):
+def capture(mod, x, names, dims, seed=0, own_hook_on=None, own_global_hook=False, frozen=()):
     """capture_activations(build_capture_model(dims, seed) on x's device and dtype, x, names).
 
     With OWN_HOOK_ON, the caller first registers its own forward hook on that submodule, which
@@ -263,6 +282,9 @@ def capture(mod, x, names, dims, seed=0, own_hook_on=None, own_global_hook=False
     after, and how often the caller's hooks fired in a later model(x).
     """
     model = build_capture_model(dims, seed).to(device=x.device, dtype=x.dtype)
+    for name in frozen:  # the caller's frozen submodules (FROZEN: names of build_capture_model)
+        model.get_submodule(name).requires_grad_(False)
+    flags_before = {name: p.requires_grad for name, p in model.named_parameters()}
     fired, fired_global = [], []
     if own_hook_on is not None:
         model.get_submodule(own_hook_on).register_forward_hook(lambda m, args, out: fired.append(1))
@@ -272,6 +294,7 @@ def capture(mod, x, names, dims, seed=0, own_hook_on=None, own_global_hook=False
         before = _hook_state(model)
         got = mod.capture_activations(model, x, names)
         after = _hook_state(model)
+        flags_after = {name: p.requires_grad for name, p in model.named_parameters()}
         fired.clear()
         fired_global.clear()
         with torch.no_grad():
@@ -282,7 +305,8 @@ def capture(mod, x, names, dims, seed=0, own_hook_on=None, own_global_hook=False
     captured = {k: _detach(v) for k, v in got.items()} if isinstance(got, dict) else None
     return {"type": type(got).__name__, "acts": captured, "before": before, "after": after,
             "own_hook_fired": len(fired), "own_global_hook_fired": len(fired_global),
-            "modules_run": len(list(model.modules()))}
+            "modules_run": len(list(model.modules())), "requires_grad_before": flags_before,
+            "requires_grad_after": flags_after}
 
 
 def capture_failing(mod, x, names, dims, seed=0, failure="forward", error="RuntimeError"):
@@ -299,7 +323,7 @@ def capture_failing(mod, x, names, dims, seed=0, failure="forward", error="Runti
     raised, message, is_key_error = None, "", False
     try:
         mod.capture_activations(model, x, names)
-    except Exception as err:  # noqa: BLE001 - what reached the caller is the observation
+    except (Exception, BoomInterrupt) as err:  # noqa: BLE001 - what reached the caller is the observation
         raised, message, is_key_error = type(err).__name__, str(err), isinstance(err, KeyError)
     return {"raised": raised, "message": message, "is_key_error": is_key_error,
             "before": before, "after": _hook_state(model), "accepted": accepted}
