@@ -269,6 +269,24 @@ def test_full_batch_descent_with_too_large_an_lr_still_runs_every_epoch(kata, de
                inputs={"X": X, "y": y, "lr": lr, "epochs": epochs})
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_float64_descent_uses_lr_at_full_precision(kata, device, seed):
+    # lr is a Python float and float64 inputs are computed in float64 (results keep the
+    # input's dtype): lr may not be rounded to float32 on the way (torch.tensor(lr) is
+    # float32). Here lr lies a quarter to half a float32 ulp above a float32 value, so such a
+    # rounding changes it by 2**-25 (3e-8, relative), and lr sits just inside the stability
+    # limit (the error flips sign and shrinks by 0.99 per epoch), where 300 epochs amplify that
+    # change ~600-fold in the history, far beyond float64's tolerance; exact float64 runs agree
+    # to ~1e-13.
+    X, y = _well_conditioned(seed, 6, 2)
+    lr = float(torch.tensor(_divergent_lr(X, 0.995), dtype=torch.float32)) * (1 + 2 ** -25)
+    epochs = 300
+    got = kata.call("fit_gradient_descent", X.to(device), y.to(device), lr, epochs)
+    want = _descend(X, y, lr, epochs, lambda e: [range(6)])
+    _check_fit(got, want, F64, device, what="fit_gradient_descent(batch_size=None) in float64 with an lr that is "
+                                            "not a float32 number", inputs={"X": X, "y": y, "lr": lr, "epochs": epochs})
+
+
 def test_a_diverging_run_reports_every_epoch_until_the_end(kata, device):
     # lr = 3 x the stability limit: the error grows 5x per epoch and the MSE overflows to inf
     # after ~220 epochs; the contract still makes `epochs` updates and one history entry per
@@ -289,16 +307,19 @@ def test_a_diverging_run_reports_every_epoch_until_the_end(kata, device):
 
 
 @given(n=st.integers(1, 12), batch_size=st.integers(1, 14), epochs=st.integers(1, 3), seed=tks.seeds(),
-       dtype=tks.float_dtypes(), magnitude=st.integers(0, 4))
+       dtype=tks.float_dtypes(), magnitude=st.integers(0, 6))
 @example(n=12, batch_size=1, epochs=3, seed=0, dtype=F64, magnitude=4)
+@example(n=12, batch_size=1, epochs=3, seed=0, dtype=F64, magnitude=6)
 def test_each_epoch_makes_one_update_per_batch_including_the_last_partial_one(kata, device, n, batch_size, epochs,
                                                                             seed, dtype, magnitude):
     # Every row of X is the same sample, so every order gives the same run and the number of
     # updates per epoch, ceil(N / batch_size), decides the result: each update shrinks the
     # error by the factor 1 - 2 lr |(x, 1)|^2 = 0.7.
-    # Float64 targets reach 1e4 (the contract bounds no magnitude): as the error shrinks, the
+    # Float64 targets reach 1e6 (the contract bounds no magnitude): as the error shrinks, the
     # full-data MSE is a small difference of large numbers, so descent computed in float32 and
-    # cast back shows far outside float64's tolerance. Float32 inputs keep |y| ~ 1: there the
+    # cast back shows far outside float64's tolerance, and so does an MSE expanded as
+    # mean(p^2) - 2 mean(p y) + mean(y^2) (its rounding, ~1e-16 * y^2 = 1e-4, swamps a
+    # remaining MSE of ~10 after 36 updates: the history is the MSE, not a cancelling formula). Float32 inputs keep |y| ~ 1: there the
     # solution's own (legitimate) float32 rounding of y would be amplified the same way.
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(1, 2, generator=g, dtype=F64) * 2 - 1

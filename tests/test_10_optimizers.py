@@ -451,6 +451,55 @@ def test_hyperparameters_changed_between_steps_are_used_at_once(kata, device, na
                                                                          "set before step t": updates})
 
 
+F64_PROBLEM = ([{"params": [torch.tensor([0.5, -0.25, 1.0], dtype=torch.float64)]}],
+               [[torch.tensor([1.0, -0.3, 0.7], dtype=torch.float64)],
+                [torch.tensor([-0.4, 0.9, 0.2], dtype=torch.float64)],
+                [torch.tensor([0.6, 0.1, -0.8], dtype=torch.float64)]])
+
+
+@given(problem=problems(n_steps=(2, 4)), kwargs=hyper("SGD", momentum=st.floats(min_value=0.1, max_value=0.95)),
+       dampening=st.floats(min_value=0.1, max_value=0.9), lr=st.floats(min_value=0.05, max_value=0.5), data=st.data())
+@example(problem=F64_PROBLEM, kwargs={"lr": 0.1, "momentum": 0.9, "dampening": 0.5, "weight_decay": 0.0,
+                                      "nesterov": False}, dampening=0.5, lr=0.1, data=None)
+def test_sgd_momentum_set_to_zero_mid_run_is_plain_sgd_from_then_on(kata, device, problem, kwargs, dampening,
+                                                                   lr, data):
+    # The README: every step reads the group's hyperparameters, and the momentum branch runs
+    # only if momentum != 0. So once a scheduler sets group["momentum"] = 0, the step is
+    # p -= lr * (g + wd * p) whatever buffer earlier steps left (as in torch.optim.SGD); a
+    # leftover buffer would give (1 - dampening) * g instead. Dampening >= 0.1 and lr >= 0.05
+    # make that difference show far above the tolerance (with dampening 0 the two agree).
+    kwargs = kwargs | {"dampening": dampening, "lr": lr, "nesterov": False}
+    groups, grads = _to(device, *problem)
+    switch = 1 if data is None else data.draw(st.integers(min_value=1, max_value=len(grads) - 1),
+                                              label="momentum set to 0 before step")
+    updates = [None] * switch + [{"momentum": 0.0}] * (len(grads) - switch)
+    got = kata.run(d10.trajectory, "SGD", groups, grads, kwargs, group_updates=updates)
+    want = d10.trajectory(TORCH, "SGD", groups, grads, kwargs, group_updates=updates)
+    _assert_same_trajectory(got["params"], want["params"], name="SGD",
+                            inputs=_inputs("SGD", kwargs, groups, grads) | {"set before step t": updates})
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(problem=problems(n_steps=(2, 4)), data=st.data())
+@example(problem=F64_PROBLEM, data=None)
+def test_a_step_at_lr_zero_still_advances_the_state(kata, device, name, problem, data):
+    # A warmup that starts from lr = 0 (LambdaLR with step / warmup, the usual linear warmup)
+    # makes the first step at lr 0: torch.optim accepts lr >= 0, and such a step leaves the
+    # parameters where they are but still advances the state (momentum buffers, moments, Adam's
+    # step count), so the following steps are those of torch's run.
+    if data is None:   # the explicit example: momentum at work, defaults otherwise
+        kwargs = {"SGD": {"lr": 0.1, "momentum": 0.9}, "RMSprop": {"lr": 0.05, "momentum": 0.9}}.get(name, {"lr": 0.1})
+    else:
+        momentum = st.floats(min_value=0.1, max_value=0.95) if name in ("SGD", "RMSprop") else None
+        kwargs = data.draw(hyper(name, momentum=momentum), label="kwargs")
+    groups, grads = _to(device, *problem)
+    scales = [0.0] + [1.0] * (len(grads) - 1)
+    got = kata.run(d10.trajectory, name, groups, grads, kwargs, lr_scales=scales)
+    want = d10.trajectory(TORCH, name, groups, grads, kwargs, lr_scales=scales)
+    _assert_same_trajectory(got["params"], want["params"], name=name,
+                            inputs=_inputs(name, kwargs, groups, grads) | {"lr at step t": f"lr * {scales}[t]"})
+
+
 ROSENBROCK_RUNS = {
     "SGD-momentum": ("SGD", {"lr": 1e-3, "momentum": 0.9}),
     "SGD-nesterov": ("SGD", {"lr": 2e-4, "momentum": 0.9, "nesterov": True}),
