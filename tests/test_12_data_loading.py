@@ -27,8 +27,14 @@ def pairs(draw, min_n=1, max_n=6):
     floats (regression targets: the dataset must hand y[i] over as it is)."""
     n = draw(st.integers(min_n, max_n), label="N")
     feature_shape = draw(tks.shapes(min_dims=0, max_dims=2, max_side=3), label="feature shape")
-    x = draw(tks.tensors(shape=(n,) + feature_shape, dtype=tks.float_dtypes()), label="x")
-    y_dtype = draw(st.sampled_from([torch.int64, torch.float32, torch.float64]), label="y dtype")
+    # Any dtype: uint8 images and int64 token ids are features too ("same dtype as x").
+    x_dtype = draw(st.sampled_from([torch.float32, torch.float64, torch.uint8, torch.int32, torch.int64]),
+                   label="x dtype")
+    x = draw(tks.tensors(shape=(n,) + feature_shape, dtype=x_dtype, min_value=0 if x_dtype == torch.uint8 else -10),
+             label="x")
+    # Int32 / uint8 class ids are targets too ("same dtype as y"): the dataset does not convert them.
+    y_dtype = draw(st.sampled_from([torch.int64, torch.int32, torch.uint8, torch.float32, torch.float64]),
+                   label="y dtype")
     y = draw(tks.tensors(shape=(n,), dtype=y_dtype, min_value=0, max_value=9), label="y")
     return x, y
 
@@ -77,6 +83,7 @@ def test_pair_dataset_len_is_the_number_of_samples(kata, device, xy):
 
 @given(xy=pairs())
 @example(xy=(torch.zeros(2, 3), torch.tensor([0.5, 1.5])))  # regression targets stay float
+@example(xy=(torch.arange(6, dtype=torch.uint8).reshape(3, 2), torch.tensor([1, 0, 2], dtype=torch.int32)))
 def test_pair_dataset_item_i_is_the_pair_x_i_y_i(kata, device, xy):
     x, y = (t.to(device) for t in xy)
     indices = list(range(x.shape[0]))
@@ -289,6 +296,21 @@ def test_make_loader_drop_last_drops_the_partial_batch(kata, shuffle, n, batch_s
     seen = [i for b in batches for i in b]
     expect(len(set(seen)) == len(seen) and all(0 <= i < n for i in seen),
            f"drop_last=True visited {seen}: indices must be distinct samples of 0..{n - 1}")
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@given(n=st.integers(1, 12), batch_size=st.integers(1, 5), seed=tks.seeds())
+@example(n=7, batch_size=3, seed=0)
+def test_make_loader_keeps_the_partial_batch_by_default(kata, shuffle, n, batch_size, seed):
+    # The catalog's signature: drop_last: bool = False. Called without it, the last batch may be short.
+    out = kata.run(d12.loader_default_drop_last, n, batch_size, shuffle, seed)
+    sizes = [min(batch_size, n - s) for s in range(0, n, batch_size)]
+    got = [len(b) for b in out["batches"]]
+    expect(got == sizes and out["len"] == len(sizes),
+           f"make_loader(dataset of {n}, batch_size={batch_size}, shuffle={shuffle}, seed) without drop_last gave "
+           f"batch sizes {got} (len {out['len']}), expected {sizes}: drop_last defaults to False")
+    seen = sorted(i for b in out["batches"] for i in b)
+    expect(seen == list(range(n)), f"make_loader without drop_last visited {seen}, expected each of 0..{n - 1} once")
 
 
 @given(n=st.integers(2, 12), batch_size=st.integers(2, 5), seed=tks.seeds())
@@ -539,6 +561,24 @@ def test_sampler_draws_from_the_generators_current_state(kata, device, labels, s
            f"a generator seeded {seed} and then used for one draw, and a fresh generator seeded {seed}, gave the same "
            f"indices {out['moved']}: draw with the generator you are given, from its current state (do not copy it "
            "from its initial_seed())")
+
+
+@given(labels=class_labels(), seed=tks.seeds())
+@example(labels=torch.tensor([0] * 3 + [1]), seed=0)
+def test_sampler_draws_from_the_generators_state_when_iterated(kata, device, labels, seed):
+    # "Uses generator for its draws": the draws happen when the sampler is iterated, from the state the
+    # generator is in then (as torch's WeightedRandomSampler does). A sampler built with a generator
+    # that the caller then uses once must draw other indices than one with an untouched generator
+    # seeded alike: 40 draws, each index with probability at most 1/2, match with probability
+    # <= 2^-40 < 1e-12 (see test_sampler_draws_new_indices_on_every_pass). N = 1: skipped.
+    assume(len(labels) >= 2)
+    out = kata.run(d12.sampler_draws_after_building, labels.to(device), 40, seed)
+    expect(len(out["advanced"]) == 40 and len(out["fresh"]) == 40,
+           f"the samplers yielded {len(out['advanced'])} and {len(out['fresh'])} indices, expected 40")
+    expect(out["advanced"] != out["fresh"],
+           f"a sampler built with a generator seeded {seed}, which was then used for one draw before the sampler was "
+           f"iterated, yielded the same indices {out['advanced']} as one with an untouched generator: draw from the "
+           "generator itself in __iter__ (do not copy its state in __init__)")
 
 
 # Contract decision (lead engineer): with generator=None the sampler draws from torch's global RNG,

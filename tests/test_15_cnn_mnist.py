@@ -139,6 +139,18 @@ def test_accuracy_counts_argmax_hits_over_all_samples(kata, device, case):
            f"batches of sizes {batch_sizes})")
 
 
+@given(case=lookup_cases())
+def test_accuracy_iterates_the_loader_once(kata, device, case):
+    # The catalog: loader is an Iterable of (x, y) batches; a generator is one, and it can be iterated
+    # only once: count hits and samples in the same pass.
+    logits, labels, batch_sizes = case
+    result = kata.run(drivers.accuracy_of_lookup_model, logits, labels, batch_sizes, device, one_shot=True)
+    expected = (logits.argmax(dim=1) == labels).sum().item() / labels.numel()
+    expect(abs(result["accuracy"] - expected) <= 1e-6,
+           f"accuracy over a generator of batches (sizes {batch_sizes}) returned {result['accuracy']!r}, expected "
+           f"{expected!r}: a loader may be iterable only once, so count the hits and the samples in one pass")
+
+
 @given(batch=st.integers(2, 6), full_batches=st.integers(1, 3), data=st.data())
 def test_accuracy_weights_a_ragged_last_batch_by_its_size(kata, device, batch, full_batches, data):
     last = data.draw(st.integers(1, batch - 1), label="last batch size")
@@ -272,6 +284,25 @@ def test_train_mnist_is_reproducible_for_a_seed(kata):
     first, second = kata.run(drivers.trained_parameters, _tiny_batches(), [(1, 5), (1, 5)])
     assert_close(second, first, what="parameters after two runs of train_mnist(..., epochs=1, seed=5) on the "
                                      "same batches (seed the model's initialisation and any shuffling)")
+
+
+def test_train_mnist_is_reproducible_for_seed_0(kata):
+    # "seed torch with seed": seed 0 (the default) is a seed like any other, so two runs with seed=0
+    # give the same model even when the global RNG was reseeded and used in between (`if seed:`
+    # skips seeding for 0 and leaves the initialisation to whatever the global RNG holds).
+    first, second = kata.run(drivers.trained_parameters, _tiny_batches(), [(1, 0), (1, 0)], [1, 2])
+    assert_close(second, first, what="parameters after two runs of train_mnist(..., epochs=1, seed=0) on the same "
+                                     "batches, with torch.manual_seed(1) and torch.manual_seed(2) before them "
+                                     "(seed 0 must seed torch too: `if seed is not None`, not `if seed`)")
+
+
+def test_train_mnist_defaults_to_three_epochs_and_seed_0(kata):
+    # The catalog's signature: train_mnist(train_loader, device, epochs: int = 3, seed: int = 0). The
+    # global RNG is reseeded differently before the two runs, so an unseeded default run differs too.
+    default, explicit = kata.run(drivers.trained_parameters, _tiny_batches(), [(None, None), (3, 0)], [1, 2])
+    assert_close(default, explicit, what="parameters after train_mnist(batches, cpu) versus "
+                                         "train_mnist(batches, cpu, epochs=3, seed=0) (the defaults are epochs=3, "
+                                         "seed=0)")
 
 
 def test_train_mnist_depends_on_its_seed(kata):

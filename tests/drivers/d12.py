@@ -170,3 +170,21 @@ def sampler_draws_from_an_advanced_generator(module, labels, num_samples, seed):
     fresh = torch.Generator().manual_seed(seed)
     return {"moved": [operator.index(i) for i in module.ClassBalancedSampler(labels, num_samples, generator=moved)],
             "fresh": [operator.index(i) for i in module.ClassBalancedSampler(labels, num_samples, generator=fresh)]}
+
+
+def loader_default_drop_last(module, n, batch_size, shuffle, seed):
+    """make_loader called WITHOUT drop_last: its len and its first epoch's batches."""
+    loader = module.make_loader(IndexDataset(n), batch_size, shuffle, seed)
+    return {"len": len(loader), "batches": [batch.tolist() for batch in loader]}
+
+
+def sampler_draws_after_building(module, labels, num_samples, seed):
+    """'advanced': a sampler built with a generator seeded SEED, the generator then used for a draw
+    by the caller, then the sampler iterated; 'fresh': the same with no draw in between."""
+    advanced = torch.Generator().manual_seed(seed)
+    sampler = module.ClassBalancedSampler(labels, num_samples, generator=advanced)
+    torch.rand(8, generator=advanced)
+    late = [operator.index(i) for i in sampler]
+    fresh = torch.Generator().manual_seed(seed)
+    return {"advanced": late,
+            "fresh": [operator.index(i) for i in module.ClassBalancedSampler(labels, num_samples, generator=fresh)]}

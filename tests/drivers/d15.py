@@ -79,7 +79,7 @@ def _plain(value):
 
 
 def accuracy_of_lookup_model(mod, logits, labels, batch_sizes, device, start_training=False, grad_enabled=True,
-                             child_training=None, grandchild_training=None):
+                             child_training=None, grandchild_training=None, one_shot=False):
     """mod.accuracy on a lookup model giving LOGITS (M, C) for the M samples, split in BATCH_SIZES,
     called with gradient tracking GRAD_ENABLED (restored afterwards); the model in START_TRAINING
     mode, its submodule in CHILD_TRAINING mode and that submodule's own child in GRANDCHILD_TRAINING
@@ -91,6 +91,8 @@ def accuracy_of_lookup_model(mod, logits, labels, batch_sizes, device, start_tra
     if grandchild_training is not None:
         model.head.inner.train(grandchild_training)
     loader = _image_batches(labels, batch_sizes)
+    if one_shot:  # an Iterable that can be iterated once (a generator of batches)
+        loader = (batch for batch in loader)
     before = torch.is_grad_enabled()
     try:
         torch.set_grad_enabled(grad_enabled)
@@ -181,13 +183,26 @@ def logits_for_layouts(mod, x, seed=0):
         return model(x), model(x.contiguous())
 
 
-def trained_parameters(mod, batches, runs):
+def trained_parameters(mod, batches, runs, global_seeds=None):
     """For each (epochs, seed) in RUNS: the parameters of train_mnist(BATCHES, cpu, epochs, seed),
-    flattened into one float64 vector."""
+    flattened into one float64 vector. An epochs or seed of None is left out of the call (its
+    default). With GLOBAL_SEEDS, torch.manual_seed(entry) and a draw precede each run (the global
+    RNG state is restored afterwards)."""
     out = []
-    for epochs, seed in runs:
-        model = mod.train_mnist([(x.clone(), y.clone()) for x, y in batches], torch.device("cpu"),
-                                epochs=epochs, seed=seed)
+    state = torch.random.get_rng_state()
+    try:
+        return _trained_parameters(mod, batches, runs, global_seeds, out)
+    finally:
+        torch.random.set_rng_state(state)
+
+
+def _trained_parameters(mod, batches, runs, global_seeds, out):
+    for k, (epochs, seed) in enumerate(runs):
+        if global_seeds is not None:
+            torch.manual_seed(global_seeds[k])
+            torch.rand(5)
+        kwargs = {name: value for name, value in (("epochs", epochs), ("seed", seed)) if value is not None}
+        model = mod.train_mnist([(x.clone(), y.clone()) for x, y in batches], torch.device("cpu"), **kwargs)
         out.append(torch.cat([p.detach().double().flatten().cpu() for p in model.parameters()]))
     return out
 
