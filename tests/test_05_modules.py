@@ -212,6 +212,9 @@ def test_residual_mlp_registers_each_blocks_linears_in_the_order_applied(kata, c
 
 @given(data=residual_inputs(), seed=tks.seeds())
 @example(data=(torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float64), 3, 4, 2), seed=0)
+# A transposed (non-contiguous) batch with leading dims: x.view(-1, dim) cannot take it, and the
+# strategy's layouts draw it only by chance in 40 derandomized examples (CI once missed it).
+@example(data=(torch.arange(12, dtype=torch.float64).reshape(2, 3, 2).transpose(1, 2) / 7, 3, 4, 2), seed=0)
 def test_residual_mlp_forward_adds_each_block_to_its_input(kata, device, data, seed):
     x, dim, hidden, depth = data
     x = x.to(device)
