@@ -223,13 +223,19 @@ def test_closed_form_fits_a_line_through_two_points(kata, device):
 
 # ------------------------------------------------------------------- gradient descent
 
+def _draw_xy(data, n, d, dtype):
+    """X (n, d) and y (n,) in [-1, 1], any layout, drawn inside a test."""
+    X = data.draw(tks.tensors(shape=(n, d), dtype=dtype, min_value=-1, max_value=1), label="X")
+    y = data.draw(tks.tensors(shape=(n,), dtype=dtype, min_value=-1, max_value=1), label="y")
+    return X, y
+
+
 @given(nd=small_data, dtype=tks.float_dtypes(), epochs=st.integers(1, 8), fraction=st.floats(0.05, 1.0),
        data=st.data())
 def test_full_batch_descent_matches_the_update_rule(kata, device, nd, dtype, epochs, fraction, data):
     # batch_size=None: one update per epoch on the whole set, so the order does not matter.
     n, d = nd
-    X = data.draw(tks.tensors(shape=(n, d), dtype=dtype, min_value=-1, max_value=1), label="X")
-    y = data.draw(tks.tensors(shape=(n,), dtype=dtype, min_value=-1, max_value=1), label="y")
+    X, y = _draw_xy(data, n, d, dtype)
     lr = _stable_lr(X, fraction)
     X, y = X.to(device), y.to(device)
     got = kata.call("fit_gradient_descent", X, y, lr, epochs)
@@ -258,8 +264,7 @@ def test_full_batch_descent_with_too_large_an_lr_still_runs_every_epoch(kata, de
     if data is None:   # the explicit example: a fixed, generic data set
         X, y = _well_conditioned(3, n, d, dtype, noise=1.0)
     else:
-        X = data.draw(tks.tensors(shape=(n, d), dtype=dtype, min_value=-1, max_value=1), label="X")
-        y = data.draw(tks.tensors(shape=(n,), dtype=dtype, min_value=-1, max_value=1), label="y")
+        X, y = _draw_xy(data, n, d, dtype)
     lr = _divergent_lr(X, factor)
     X, y = X.to(device), y.to(device)
     got = kata.call("fit_gradient_descent", X, y, lr, epochs)
